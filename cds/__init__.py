@@ -1,0 +1,1 @@
+"""Content Distribution System: authorised, audited file access and spanned-file assembly."""

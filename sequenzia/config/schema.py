@@ -1,0 +1,157 @@
+"""Every configuration key, its type, default and meaning, in one place.
+
+A section is a frozen dataclass; each field carries its documentation and an optional
+check in its metadata. The loader (`sequenzia.config.load`) walks these classes, so adding
+a key means adding a field here and a line to `sequenzia.example.toml` (a test holds the two
+together).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sequenzia.db.url import DatabaseURLError, parse_database_url
+
+Check = Callable[[Any], str | None]
+"""A check returns None when the value is good, or what is expected when it is not."""
+
+
+def key(default: Any, doc: str, *, check: Check | None = None, env: str | None = None) -> Any:
+    """Declare a configuration key: its default, a one-line doc, a check, an env override."""
+    meta = {"doc": doc, "check": check, "env": env}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def one_of(*choices: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in choices else "one of " + ", ".join(repr(c) for c in choices)
+
+    return check
+
+
+def int_range(low: int, high: int) -> Check:
+    def check(value: Any) -> str | None:
+        return None if low <= value <= high else f"a whole number from {low} to {high}"
+
+    return check
+
+
+def server_endpoint(value: Any) -> str | None:
+    """A Twisted server endpoint string such as tcp:8080:interface=127.0.0.1."""
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import serverFromString
+
+    try:
+        serverFromString(reactor, value)
+    except (ValueError, TypeError, KeyError) as e:
+        return f"a Twisted endpoint string like tcp:8080:interface=127.0.0.1 ({e})"
+    return None
+
+
+def database_url(value: Any) -> str | None:
+    if value == "":
+        return None  # the embedded default: SQLite under the data directory
+    try:
+        parse_database_url(value)
+    except DatabaseURLError as e:
+        return f"a usable database URL ({e})"
+    return None
+
+
+def amqp_url(value: Any) -> str | None:
+    if not value.startswith(("amqp://", "amqps://")):
+        return "a RabbitMQ URL like amqp://guest:guest@127.0.0.1:5672/%2F"
+    return None
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    """How this process runs and where it keeps its files."""
+
+    role: str = key(
+        "all",
+        "Which roles this process runs: all (everything in one process), web, io or backup.",
+        check=one_of("all", "web", "io", "backup"),
+    )
+    listen: str = key(
+        "tcp:8080:interface=127.0.0.1",
+        "Where the web server listens: a Twisted endpoint string.",
+        check=server_endpoint,
+    )
+    data_dir: str = key(
+        "",
+        "Directory for the embedded database, staged uploads and the cache. "
+        "Empty: $SEQUENZIA_DATA, else ./data.",
+    )
+    public_url: str = key(
+        "",
+        "The URL users reach this server at (behind Nginx, its public address). Empty: derived from listen.",
+    )
+
+
+@dataclass(frozen=True)
+class DatabaseSection:
+    """The index database."""
+
+    url: str = key(
+        "",
+        "sqlite:///path or mysql://user:pass@host:3306/db. Empty: SQLite at <data_dir>/sequenzia.sqlite3.",
+        check=database_url,
+        env="SEQUENZIA_DATABASE_URL",
+    )
+    auto_upgrade: bool = key(
+        True,
+        "Apply pending schema migrations at start. When false, a process refuses to start on an old schema.",
+    )
+    pool_size: int = key(
+        8, "Database connections (threads) in the pool.", check=int_range(1, 64)
+    )
+    retries: int = key(
+        3,
+        "How often an interaction is retried after a deadlock or a dropped connection.",
+        check=int_range(0, 20),
+    )
+
+
+@dataclass(frozen=True)
+class BusSection:
+    """How roles talk to each other."""
+
+    backend: str = key(
+        "local",
+        "local (in-process, one machine) or rabbitmq (several processes or machines).",
+        check=one_of("local", "rabbitmq"),
+    )
+    url: str = key(
+        "amqp://guest:guest@127.0.0.1:5672/%2F",
+        "RabbitMQ URL, used when backend is rabbitmq.",
+        check=amqp_url,
+        env="SEQUENZIA_BUS_URL",
+    )
+
+
+@dataclass(frozen=True)
+class LoggingSection:
+    """Log output."""
+
+    format: str = key(
+        "text",
+        "text (one readable line per event) or json (one JSON object per line).",
+        check=one_of("text", "json"),
+    )
+    level: str = key(
+        "info", "Lowest level written.", check=one_of("debug", "info", "warn", "error")
+    )
+
+
+SECTIONS: dict[str, type] = {
+    "server": ServerSection,
+    "database": DatabaseSection,
+    "bus": BusSection,
+    "logging": LoggingSection,
+}
+"""Section name → dataclass, in the order the example file documents them."""
