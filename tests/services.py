@@ -38,7 +38,9 @@ def tcp_open(host: str, port: int, timeout: float = 1.0) -> bool:
 
 def require_program(name: str, service: str | None = None) -> str:
     """The path of an executable, or skip/fail when it is not installed."""
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
+    )
     if path is None:
         missing(service or name, f"'{name}' is not on PATH (apt-get install {name})")
     assert path is not None

@@ -134,9 +134,7 @@ def parse_config(
     """Check a parsed TOML document (plus env and overrides) and resolve derived values."""
     for section in document:
         if section not in SECTIONS:
-            raise ConfigError(
-                f"unknown section [{section}]; known sections: {', '.join(SECTIONS)}"
-            )
+            raise ConfigError(f"unknown section [{section}]; known sections: {', '.join(SECTIONS)}")
         if not isinstance(document[section], dict):
             raise ConfigError(f"'{section}' must be a table ([{section}]), not a single value")
     merged: dict[str, dict[str, Any]] = {s: dict(document.get(s, {})) for s in SECTIONS}

@@ -107,9 +107,7 @@ class DatabaseSection:
         True,
         "Apply pending schema migrations at start. When false, a process refuses to start on an old schema.",
     )
-    pool_size: int = key(
-        8, "Database connections (threads) in the pool.", check=int_range(1, 64)
-    )
+    pool_size: int = key(8, "Database connections (threads) in the pool.", check=int_range(1, 64))
     retries: int = key(
         3,
         "How often an interaction is retried after a deadlock or a dropped connection.",

@@ -35,18 +35,26 @@ _MYSQL_OPTIONS = {"unix_socket", "ssl_ca", "connect_timeout"}
 def parse_database_url(url: str) -> DatabaseURL:
     """Parse a database URL, or raise DatabaseURLError naming what is wrong."""
     if not isinstance(url, str) or not url:
-        raise DatabaseURLError("expected a URL like sqlite:///path/to/file or mysql://user:pass@host:3306/db")
+        raise DatabaseURLError(
+            "expected a URL like sqlite:///path/to/file or mysql://user:pass@host:3306/db"
+        )
     scheme, sep, _ = url.partition("://")
     if not sep:
-        raise DatabaseURLError(f"{url!r} is not a URL; expected sqlite:///path or mysql://user:pass@host:port/db")
+        raise DatabaseURLError(
+            f"{url!r} is not a URL; expected sqlite:///path or mysql://user:pass@host:port/db"
+        )
     scheme = scheme.lower()
     if scheme == "sqlite":
-        path = url[len("sqlite://"):]
+        path = url[len("sqlite://") :]
         if not path.startswith("/") or path == "/":
-            raise DatabaseURLError("a sqlite URL needs a file path: sqlite:///relative/path or sqlite:////absolute/path")
+            raise DatabaseURLError(
+                "a sqlite URL needs a file path: sqlite:///relative/path or sqlite:////absolute/path"
+            )
         path = unquote(path[1:])
         if path == ":memory:":
-            raise DatabaseURLError("an in-memory sqlite database cannot be shared by the pool; give a file path")
+            raise DatabaseURLError(
+                "an in-memory sqlite database cannot be shared by the pool; give a file path"
+            )
         return DatabaseURL(dialect="sqlite", database=str(Path(path)))
     if scheme in ("mysql", "mariadb", "mysql+pymysql"):
         parts = urlsplit(url)
@@ -56,7 +64,9 @@ def parse_database_url(url: str) -> DatabaseURL:
             raise DatabaseURLError(f"the port in {url!r} is not a number from 1 to 65535") from None
         database = unquote(parts.path.lstrip("/"))
         if not database or "/" in database:
-            raise DatabaseURLError("a mysql URL needs a database name: mysql://user:pass@host:3306/sequenzia")
+            raise DatabaseURLError(
+                "a mysql URL needs a database name: mysql://user:pass@host:3306/sequenzia"
+            )
         options = tuple(parse_qsl(parts.query, keep_blank_values=True))
         for key, _value in options:
             if key not in _MYSQL_OPTIONS:
@@ -72,4 +82,6 @@ def parse_database_url(url: str) -> DatabaseURL:
             password=unquote(parts.password or ""),
             options=options,
         )
-    raise DatabaseURLError(f"unsupported database {scheme!r}; use sqlite:///path or mysql://user:pass@host:port/db")
+    raise DatabaseURLError(
+        f"unsupported database {scheme!r}; use sqlite:///path or mysql://user:pass@host:port/db"
+    )

@@ -1,1 +1,1 @@
-"""web."""
+"""The web role's HTTP face: health endpoints now; the gallery and API in later issues."""

@@ -1,0 +1,44 @@
+"""The root resource and the Site of the web role."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.resource import Resource
+from twisted.web.server import Request, Site
+
+from sequenzia import __version__
+from sequenzia.web.health import Healthz, ReadinessCheck, Readyz
+
+_HOME = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sequenzia</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40em; margin: 4em auto; padding: 0 1em">
+<h1>Sequenzia</h1>
+<p>Sequenzia {version} is running. The gallery arrives with a later release;
+<a href="/readyz">/readyz</a> shows whether the database and services answer.</p>
+</body></html>
+"""
+
+
+class Home(Resource):
+    def render_GET(self, request: Request) -> bytes:
+        request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+        return _HOME.format(version=__version__).encode()
+
+    def getChild(self, path: bytes, request: Request) -> Resource:
+        if path == b"":
+            return self
+        return Resource.getChild(self, path, request)
+
+
+def build_site(checks: Mapping[str, ReadinessCheck], clock: IReactorTime) -> Site:
+    """The web role's Site: health endpoints and a placeholder home page."""
+    root = Home()
+    root.putChild(b"healthz", Healthz(started=time.time()))
+    root.putChild(b"readyz", Readyz(checks, clock))
+    site = Site(root)
+    site.displayTracebacks = False
+    return site
