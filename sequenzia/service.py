@@ -24,6 +24,7 @@ from twisted.internet.interfaces import IListeningPort, IReactorCore, IReactorTi
 from twisted.logger import ILogObserver, Logger
 from twisted.python.components import Componentized
 
+from sequenzia.bus import Bus, LocalBus
 from sequenzia.config import Config, ConfigError, load_config
 from sequenzia.db import migrations
 from sequenzia.db.pool import Database
@@ -195,14 +196,15 @@ def build_service_tree(
     """The service tree for `config.server.role`, not yet started."""
     role = config.server.role
     database = DatabaseService(config, reactor)
+    bus = LocalBus()
     roles: list[Service] = []
     if role in ("all", "web"):
-        roles.append(WebService(config, reactor, {"database": database.ping}))
+        roles.append(WebService(config, reactor, {"database": database.ping, "bus": bus.ping}))
     if role in ("all", "io"):
         roles.append(RoleService("io"))
     if role in ("all", "backup"):
         roles.append(RoleService("backup"))
-    return SequenziaService(config, reactor, database, roles)
+    return SequenziaService(config, reactor, database, bus, roles)
 
 
 def prepare_database(config: Config) -> None:

@@ -121,12 +121,12 @@ class BusSection:
 
     backend: str = key(
         "local",
-        "local (in-process, one machine) or rabbitmq (several processes or machines).",
-        check=one_of("local", "rabbitmq"),
+        "local (in-process, one machine). rabbitmq (several machines) arrives with the multi-server release.",
+        check=one_of("local"),
     )
     url: str = key(
         "amqp://guest:guest@127.0.0.1:5672/%2F",
-        "RabbitMQ URL, used when backend is rabbitmq.",
+        "RabbitMQ URL, for the rabbitmq backend (multi-server release).",
         check=amqp_url,
         env="SEQUENZIA_BUS_URL",
     )

@@ -94,6 +94,7 @@ def test_file_from_env_and_cwd(tmp_path: Path) -> None:
         ('[database]\nauto_upgrade = "yes"\n', "'database.auto_upgrade' must be true or false"),
         ('[bus]\nurl = "http://rabbit"\n', "'bus.url' must be a RabbitMQ URL"),
         ('[logging]\nformat = "xml"\n', "'logging.format' must be one of 'text', 'json'"),
+        ('[bus]\nbackend = "rabbitmq"\n', "'bus.backend' must be one of 'local'"),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(text: str, expected: str) -> None:
