@@ -1,0 +1,1 @@
+"""JuneFS: the structured view of everything stored (servers → channels → records)."""
