@@ -40,7 +40,8 @@ class StartupRefused(SystemExit):
 
 
 def _refuse(message: str, code: int) -> StartupRefused:
-    print(f"sequenzia: {message}", file=sys.stderr, flush=True)
+    # The real stderr: once twistd has started logging, sys.stderr feeds the log instead.
+    print(f"sequenzia: {message}", file=sys.__stderr__, flush=True)
     return StartupRefused(code)
 
 
@@ -123,7 +124,7 @@ class WebService(Service):
 
     async def _stop(self) -> None:
         if self.port is not None:
-            await self.port.stopListening()
+            await defer.maybeDeferred(self.port.stopListening)
             self.port = None
 
     def stopService(self) -> defer.Deferred[None]:
@@ -145,10 +146,16 @@ class SequenziaService(MultiService):
     log = Logger()
 
     def __init__(
-        self, config: Config, reactor: Any, database: DatabaseService, roles: list[Service]
+        self,
+        config: Config,
+        reactor: Any,
+        database: DatabaseService,
+        bus: Bus,
+        roles: list[Service],
     ) -> None:
         super().__init__()
         self.config = config
+        self.bus = bus
         self._reactor = reactor
         self._observer = make_observer(sys.stdout, config.logging.format, config.logging.level)
         database.setServiceParent(self)

@@ -6,7 +6,8 @@ import time
 from collections.abc import Mapping
 
 from twisted.internet.interfaces import IReactorTime
-from twisted.web.resource import Resource
+from twisted.web import pages
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
 from sequenzia import __version__
@@ -28,10 +29,10 @@ class Home(Resource):
         request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
         return _HOME.format(version=__version__).encode()
 
-    def getChild(self, path: bytes, request: Request) -> Resource:
+    def getChild(self, path: bytes, request: Request) -> IResource:
         if path == b"":
             return self
-        return Resource.getChild(self, path, request)
+        return pages.notFound("No such page", "There is nothing at this address.")
 
 
 def build_site(checks: Mapping[str, ReadinessCheck], clock: IReactorTime) -> Site:

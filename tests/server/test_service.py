@@ -41,12 +41,12 @@ def test_make_service_applies_migrations_before_anything_starts(tmp_path: Path) 
     assert status.current == status.latest and not status.pending
 
 
-def test_make_service_refuses_an_old_schema_without_auto_upgrade(tmp_path: Path, capsys) -> None:
+def test_make_service_refuses_an_old_schema_without_auto_upgrade(tmp_path: Path, capfd) -> None:
     (tmp_path / "s.toml").write_text("[database]\nauto_upgrade = false\n")
     with pytest.raises(SystemExit) as info:
         make_service({"config": str(tmp_path / "s.toml"), "data": str(tmp_path / "d")})
     assert info.value.code == 1
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert "pending" in err and "sequenzia db upgrade" in err
 
 
@@ -58,7 +58,9 @@ async def test_readyz_names_the_failing_check() -> None:
     def hanging() -> defer.Deferred:
         return defer.Deferred()
 
-    site = build_site({"database": broken, "bus": hanging, "ok": lambda: defer.succeed(None)}, reactor)
+    site = build_site(
+        {"database": broken, "bus": hanging, "ok": lambda: defer.succeed(None)}, reactor
+    )
     site.resource.children[b"readyz"]._timeout = 0.2
     port = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(site)
     try:

@@ -45,7 +45,9 @@ def test_starts_serves_health_and_stops_cleanly(tmp_path: Path, db_url, sig: int
 
 
 def test_embedded_defaults_use_sqlite_in_the_data_dir(tmp_path: Path) -> None:
-    server = Twistd(["--listen", LOOPBACK], cwd=tmp_path, env={"SEQUENZIA_DATA": str(tmp_path / "d")})
+    server = Twistd(
+        ["--listen", LOOPBACK], cwd=tmp_path, env={"SEQUENZIA_DATA": str(tmp_path / "d")}
+    )
     try:
         url = server.wait_for_url()
         status, body = get_json(url + "readyz")
@@ -85,7 +87,9 @@ def test_bad_configuration_refused_with_one_line(tmp_path: Path, args, config, e
     assert server.finish() == 2
     assert server.errors == [server.errors[0]] and expected in server.errors[0], server.errors
     assert "Traceback" not in "\n".join(server.lines)
-    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir()), "nothing half-started"
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir()), (
+        "nothing half-started"
+    )
 
 
 def test_port_in_use_refused(tmp_path: Path) -> None:
@@ -93,14 +97,18 @@ def test_port_in_use_refused(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        server = Twistd(["--listen", f"tcp:{port}:interface=127.0.0.1", "--data", "d"], cwd=tmp_path)
+        server = Twistd(
+            ["--listen", f"tcp:{port}:interface=127.0.0.1", "--data", "d"], cwd=tmp_path
+        )
         assert server.finish() == 1
     assert any(f"cannot listen on tcp:{port}" in e for e in server.errors), server.errors
     assert "Traceback" not in "\n".join(server.lines + server.errors)
 
 
 def test_unreachable_database_refused(tmp_path: Path) -> None:
-    (tmp_path / "sequenzia.toml").write_text('[database]\nurl = "mysql://root@127.0.0.1:1/nothing"\n')
+    (tmp_path / "sequenzia.toml").write_text(
+        '[database]\nurl = "mysql://root@127.0.0.1:1/nothing"\n'
+    )
     server = Twistd(["--listen", LOOPBACK, "--data", "d"], cwd=tmp_path)
     assert server.finish() == 1
     assert len(server.errors) == 1 and "127.0.0.1:1" in server.errors[0], server.errors
@@ -111,8 +119,12 @@ def test_plugin_found_from_any_directory(tmp_path: Path) -> None:
 
     from tests.server.twistd_process import TWISTD
 
-    out = subprocess.run([TWISTD, "--help"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [TWISTD, "--help"], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
     assert "sequenzia" in out.stdout
-    out = subprocess.run([TWISTD, "sequenzia", "--help"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [TWISTD, "sequenzia", "--help"], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
     for option in ("--config", "--role", "--listen", "--data", "--log-format"):
         assert option in out.stdout
