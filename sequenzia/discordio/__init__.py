@@ -1,0 +1,1 @@
+"""Discord I/O: the single writer to Discord, its job journal, lease and bridge."""
