@@ -117,6 +117,9 @@ class RestAPI(Resource):
         self.invalid = invalid
         self._gateway_url = gateway_url
         self.routes = self._routes()
+        # (method, route template, status, body) of every answer; tests check them
+        # against Discord's OpenAPI document.
+        self.observers: list[Callable[[str, str, int, Any], None]] = []
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -126,8 +129,10 @@ class RestAPI(Resource):
         m = _VERSION.match(raw_path)
         path = m.group(2) if m else raw_path
         headers: dict[str, str] = {}
+        template = path
         try:
             route, params = self._find(method, path)
+            template = route.template
             user = self._authenticate(request, route, params)
             verdict = self.limiter.check(
                 self._bucket_owner(request, user),
@@ -143,23 +148,31 @@ class RestAPI(Resource):
                     request,
                     429,
                     {
-                        "message": "You are being rate limited.",
+                        "message": "The resource is being rate limited."
+                        if verdict.scope == "shared"
+                        else "You are being rate limited.",
                         "retry_after": verdict.retry_after,
                         "global": verdict.is_global,
+                        "code": 0,
                     },
                     headers,
+                    template,
                 )
             fault = self.faults.rest_fault(method, path)
             if fault is not None:
                 return self._write(
-                    request, fault, {"message": f"{fault}: injected fault", "code": 0}, headers
+                    request,
+                    fault,
+                    {"message": f"{fault}: injected fault", "code": 0},
+                    headers,
+                    template,
                 )
             body, files = self._parse_body(request)
             query = {k.decode(): v[-1].decode() for k, v in request.args.items()}
             status, answer = route.handler(Call(request, params, user, body, files, query))
         except DiscordError as e:
             self.invalid.record(e.status)
-            return self._write(request, e.status, e.body(), headers)
+            return self._write(request, e.status, e.body(), headers, template)
         except Exception:
             self.log.failure("devcord: {method} {path} failed", method=method, path=path)
             return self._write(
@@ -167,10 +180,15 @@ class RestAPI(Resource):
                 400,
                 {"message": "devcord could not handle this request", "code": 0},
                 headers,
+                template,
             )
-        return self._write(request, status, answer, headers)
+        return self._write(request, status, answer, headers, template)
 
-    def _write(self, request: Request, status: int, body: Any, headers: dict[str, str]) -> bytes:
+    def _write(
+        self, request: Request, status: int, body: Any, headers: dict[str, str], template: str = ""
+    ) -> bytes:
+        for observe in self.observers:
+            observe(request.method.decode(), template, status, body)
         request.setResponseCode(status)
         for k, v in headers.items():
             request.setHeader(k, v)
