@@ -33,9 +33,9 @@ class Faults:
     cdn_delay_s: float = 0.0
     cdn_truncate_at: int | None = None
     cdn_reads_affected: int = 0
-    gateway_stalled_until: float = 0.0
     received_429: int = 0
     on_drop_gateway: Callable[[], None] = lambda: None
+    on_stall_gateway: Callable[[float], None] = lambda seconds: None
     on_storm: Callable[[float], None] = lambda seconds: None
 
     def fail_route(
@@ -86,12 +86,8 @@ class Faults:
         self.on_drop_gateway()
 
     def stall_gateway(self, seconds: float) -> None:
-        """Send nothing on the gateway (no events, no heartbeat ACKs) for `seconds`."""
-        self.gateway_stalled_until = self.clock() + seconds
-
-    @property
-    def gateway_stalled(self) -> bool:
-        return self.clock() < self.gateway_stalled_until
+        """Open gateway connections send nothing (no events, no heartbeat ACKs) for `seconds`."""
+        self.on_stall_gateway(seconds)
 
 
 class AdminFaults(Resource):

@@ -62,13 +62,11 @@ class GatewayHub:
         self,
         world: World,
         url: Callable[[], str],
-        stalled: Callable[[], bool],
         heartbeat_ms: int = 41250,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.world = world
         self.url = url
-        self.stalled = stalled
         self.heartbeat_ms = heartbeat_ms
         self.clock = clock
         self.sessions: dict[str, Session] = {}
@@ -91,7 +89,7 @@ class GatewayHub:
         session.seq += 1
         frame = {"op": DISPATCH, "t": name, "s": session.seq, "d": data}
         session.buffer.append(frame)
-        if session.connection is not None and not self.stalled():
+        if session.connection is not None and not session.connection.stalled():
             session.connection.send_frame(frame)
 
     def expire(self) -> None:
@@ -101,6 +99,12 @@ class GatewayHub:
             if s.connection is None and now - s.detached_at > SESSION_KEEP_S:
                 del self.sessions[sid]
 
+    def stall(self, seconds: float) -> None:
+        """The connections open now go silent (a zombie connection); new ones are fine."""
+        until = self.clock() + seconds
+        for conn in self.connections:
+            conn.stalled_until = until
+
     def drop_all(self) -> None:
         for conn in list(self.connections):
             conn.dropConnection(abort=True)
@@ -109,6 +113,10 @@ class GatewayHub:
 class GatewayProtocol(WebSocketServerProtocol):
     log = Logger()
     hub: GatewayHub
+    stalled_until = 0.0
+
+    def stalled(self) -> bool:
+        return self.hub.clock() < self.stalled_until
 
     def onConnect(self, request: Any) -> None:
         compress = request.params.get("compress", [""])[0]
@@ -139,7 +147,7 @@ class GatewayProtocol(WebSocketServerProtocol):
             self.sendClose(4002, "Error while decoding payload.")
             return
         if op == HEARTBEAT:
-            if not self.hub.stalled():
+            if not self.stalled():
                 self.send_frame({"op": ACK, "d": None, "s": None, "t": None})
         elif op == IDENTIFY:
             self._identify(data or {})

@@ -302,9 +302,7 @@ class RestAPI(Resource):
                         filename=filename,
                         path=Path(tmp),
                         size=len(data),
-                        content_type=part.get_content_type()
-                        if part.get("content-type")
-                        else _guess_type(filename),
+                        content_type=_content_type(part, filename),
                     )
                 )
         return payload, files
@@ -754,7 +752,11 @@ class RestAPI(Resource):
         return token_exchange(self.world, c.request, c.json if isinstance(c.json, dict) else {})
 
 
-def _guess_type(filename: str) -> str | None:
+def _content_type(part: Any, filename: str) -> str | None:
+    """The part's type, or (like Discord) one guessed from the name when it is generic."""
     import mimetypes
 
-    return mimetypes.guess_type(filename)[0]
+    declared = part.get_content_type() if part.get("content-type") else None
+    if declared and declared != "application/octet-stream":
+        return declared
+    return mimetypes.guess_type(filename)[0] or declared

@@ -93,12 +93,12 @@ class DevcordService(Service):
         self.hub = hub = GatewayHub(
             world,
             url=lambda: self.base_url.replace("http", "ws", 1) + "/gateway",
-            stalled=lambda: self.faults.gateway_stalled,
             heartbeat_ms=self.options.heartbeat_ms,
             clock=self.reactor.seconds,
         )
         world.dispatch = hub.dispatch
         self.faults.on_drop_gateway = hub.drop_all
+        self.faults.on_stall_gateway = hub.stall
         self.faults.on_storm = lambda seconds: setattr(
             self.limiter, "storm_until", self.reactor.seconds() + seconds
         )

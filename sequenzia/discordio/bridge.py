@@ -63,12 +63,15 @@ class DiscordBridge:
         on_event: EventSink,
         intents: discord.Intents | None = None,
         guild_ready_timeout: float = 2.0,
+        heartbeat_timeout: float = 60.0,
     ) -> None:
         self._reactor = reactor
         self._token = token
         self._on_event = on_event
         self._intents = intents or default_intents()
         self._guild_ready_timeout = guild_ready_timeout
+        # with no heartbeat ACK for this long, discord.py drops a zombie connection and resumes
+        self._heartbeat_timeout = heartbeat_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._client: discord.Client | None = None
@@ -110,6 +113,7 @@ class DiscordBridge:
         client = discord.Client(
             intents=self._intents,
             guild_ready_timeout=self._guild_ready_timeout,
+            heartbeat_timeout=self._heartbeat_timeout,
             max_messages=None,  # we mirror into the database; no message cache needed
             enable_debug_events=True,  # raw gateway frames: see events.py
         )

@@ -101,7 +101,11 @@ def bot(devcord: Devcord) -> Iterator[tuple[DiscordBridge, Events]]:
     point_discord_py_at(devcord.api, devcord.info["gateway_url"])
     events = Events()
     bridge = DiscordBridge(
-        reactor, token=devcord.info["bot_token"], on_event=events, guild_ready_timeout=0.05
+        reactor,
+        token=devcord.info["bot_token"],
+        on_event=events,
+        guild_ready_timeout=0.05,
+        heartbeat_timeout=2.5,  # notice a stalled gateway quickly
     )
     pytest_twisted.blockon(bridge.start())
     yield bridge, events
