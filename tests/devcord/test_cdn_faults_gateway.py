@@ -17,6 +17,7 @@ import pytest_twisted
 import treq
 from PIL import Image
 from twisted.internet import reactor, task
+from twisted.web.client import ResponseFailed
 
 from sequenzia.discordio import operations
 from tests.devcord.conftest import Devcord, quiet_options, start_devcord
@@ -106,7 +107,7 @@ async def test_cdn_faults_slow_truncated_altered_deleted(devcord: Devcord) -> No
     assert time.monotonic() - started >= 0.3
     devcord.service.faults.truncate_cdn(1000)
     r = await treq.get(url)
-    with pytest.raises(Exception):
+    with pytest.raises(ResponseFailed):
         await r.content()
     assert await (await treq.get(url)).content() == data, (
         "faults are bounded: the next read is whole"
