@@ -8,21 +8,21 @@ error body: never a 500.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import json
+import mmap
+import os
 import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from sequenzia.devcord import errors
+from sequenzia.devcord import errors, multipart
 from sequenzia.devcord.errors import DiscordError
 from sequenzia.devcord.faults import Faults
 from sequenzia.devcord.objects import (
@@ -266,43 +266,62 @@ class RestAPI(Resource):
     def _parse_multipart(
         self, request: Request, content_type: str
     ) -> tuple[Any, list[IncomingFile]]:
-        assert request.content is not None
-        raw = request.content.read()
-        if len(raw) > self.world.limits.request_bytes + 1024 * 1024:
+        content = request.content
+        assert content is not None
+        size = content.seek(0, os.SEEK_END)
+        content.seek(0)
+        if size > self.world.limits.request_bytes + 1024 * 1024:
             raise errors.too_large()
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
+        # Twisted spools big bodies to a temporary file: map it rather than read it, and
+        # let the kernel copy file parts out of it (devcord must keep up with uploads).
+        spooled = _fileno(content)
+        body: bytes | mmap.mmap = (
+            mmap.mmap(spooled, 0, access=mmap.ACCESS_READ)
+            if spooled is not None and size
+            else content.read()
         )
+        try:
+            return self._read_parts(body, content_type, spooled)
+        finally:
+            if isinstance(body, mmap.mmap):
+                body.close()
+
+    def _read_parts(
+        self, body: bytes | mmap.mmap, content_type: str, spooled: int | None
+    ) -> tuple[Any, list[IncomingFile]]:
+        try:
+            parts = multipart.parse(body, content_type)
+        except multipart.MultipartError as e:
+            raise errors.invalid_form("files", "MULTIPART_INVALID", str(e)) from None
         payload: Any = None
         files: list[IncomingFile] = []
         upload_dir = self.world.store.directory / "uploads"
         upload_dir.mkdir(exist_ok=True)
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            data = cast(bytes, part.get_payload(decode=True) or b"")
+        for part in parts:
+            name = part.name
             if name == "payload_json":
                 try:
-                    payload = json.loads(data)
+                    payload = json.loads(bytes(part.data))
                 except ValueError:
                     raise DiscordError(
                         400, 50109, "The request body contains invalid JSON."
                     ) from None
-            elif isinstance(name, str) and (
-                name.startswith("files[") or name == "file" or name.startswith("file")
-            ):
-                filename = part.get_filename() or "unknown"
-                if isinstance(filename, bytes):
-                    filename = filename.decode("utf-8", "replace")
-                filename = Path(filename.replace("\\", "/")).name or "unknown"
+            elif name is not None and name.startswith("file"):
+                filename = Path((part.filename or "unknown").replace("\\", "/")).name or "unknown"
+                length = len(part.data)
                 fd, tmp = tempfile.mkstemp(dir=upload_dir)
                 with open(fd, "wb") as f:
-                    f.write(data)
+                    if spooled is not None:
+                        _copy_range(spooled, f.fileno(), part.offset, length)
+                    else:
+                        f.write(part.data)
+                part.data.release()
                 files.append(
                     IncomingFile(
                         filename=filename,
                         path=Path(tmp),
-                        size=len(data),
-                        content_type=_content_type(part, filename),
+                        size=length,
+                        content_type=_content_type(part.content_type, filename),
                     )
                 )
         return payload, files
@@ -752,11 +771,27 @@ class RestAPI(Resource):
         return token_exchange(self.world, c.request, c.json if isinstance(c.json, dict) else {})
 
 
-def _content_type(part: Any, filename: str) -> str | None:
+def _fileno(content: Any) -> int | None:
+    try:
+        return int(content.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None  # an in-memory body (small requests)
+
+
+def _copy_range(source: int, target: int, offset: int, length: int) -> None:
+    """Copy `length` bytes at `offset` of `source` into `target`, inside the kernel."""
+    done = 0
+    while done < length:
+        copied = os.copy_file_range(source, target, length - done, offset + done)
+        if copied == 0:
+            raise OSError("the spooled request ended early")
+        done += copied
+
+
+def _content_type(declared: str | None, filename: str) -> str | None:
     """The part's type, or (like Discord) one guessed from the name when it is generic."""
     import mimetypes
 
-    declared = part.get_content_type() if part.get("content-type") else None
     if declared and declared != "application/octet-stream":
         return declared
     return mimetypes.guess_type(filename)[0] or declared
