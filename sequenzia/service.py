@@ -208,7 +208,15 @@ def build_service_tree(
     if role in ("all", "web"):
         roles.append(WebService(config, reactor, {"database": database.ping, "bus": bus.ping}))
     if role in ("all", "io"):
-        roles.append(RoleService("io"))
+        io = RoleService("io")
+        if not config.discord.token:
+            # No Discord configured: the embedded emulator stands in (DESIGN §2).
+            from sequenzia.devcord.service import DevcordService
+
+            DevcordService(
+                config.data_dir / "devcord", config.devcord.listen, reactor
+            ).setServiceParent(io)
+        roles.append(io)
     if role in ("all", "backup"):
         roles.append(RoleService("backup"))
     return SequenziaService(config, reactor, database, bus, roles)

@@ -21,6 +21,8 @@ from sequenzia.config.schema import (
     SECTIONS,
     BusSection,
     DatabaseSection,
+    DevcordSection,
+    DiscordSection,
     LoggingSection,
     ServerSection,
 )
@@ -35,6 +37,8 @@ class Config:
     server: ServerSection
     database: DatabaseSection
     bus: BusSection
+    discord: DiscordSection
+    devcord: DevcordSection
     logging: LoggingSection
     source: str  # the file read, or "defaults"
 

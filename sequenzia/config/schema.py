@@ -132,6 +132,39 @@ class BusSection:
     )
 
 
+def api_base(value: Any) -> str | None:
+    if not value.startswith(("http://", "https://")) or "/api" not in value:
+        return "an http(s) URL of Discord's REST API, like https://discord.com/api/v10"
+    return None
+
+
+@dataclass(frozen=True)
+class DiscordSection:
+    """The Discord that holds the library."""
+
+    token: str = key(
+        "",
+        "The bot token. Empty: no Discord is used; an embedded devcord (the emulator) stands in.",
+        env="SEQUENZIA_DISCORD_TOKEN",
+    )
+    api_base: str = key(
+        "https://discord.com/api/v10",
+        "Discord's REST API; the gateway and CDN come from it. Used with a token.",
+        check=api_base,
+    )
+
+
+@dataclass(frozen=True)
+class DevcordSection:
+    """The embedded Discord emulator, used when discord.token is empty."""
+
+    listen: str = key(
+        "tcp:0:interface=127.0.0.1",
+        "Where the embedded devcord listens (port 0: any free port). Its details go to <data_dir>/devcord/devcord.json.",
+        check=server_endpoint,
+    )
+
+
 @dataclass(frozen=True)
 class LoggingSection:
     """Log output."""
@@ -150,6 +183,8 @@ SECTIONS: dict[str, type] = {
     "server": ServerSection,
     "database": DatabaseSection,
     "bus": BusSection,
+    "discord": DiscordSection,
+    "devcord": DevcordSection,
     "logging": LoggingSection,
 }
 """Section name → dataclass, in the order the example file documents them."""

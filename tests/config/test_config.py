@@ -95,6 +95,11 @@ def test_file_from_env_and_cwd(tmp_path: Path) -> None:
         ('[bus]\nurl = "http://rabbit"\n', "'bus.url' must be a RabbitMQ URL"),
         ('[logging]\nformat = "xml"\n', "'logging.format' must be one of 'text', 'json'"),
         ('[bus]\nbackend = "rabbitmq"\n', "'bus.backend' must be one of 'local'"),
+        ('[discord]\napi_base = "discord.com"\n', "'discord.api_base' must be an http(s) URL"),
+        (
+            '[devcord]\nlisten = "where:ever"\n',
+            "'devcord.listen' must be a Twisted endpoint string",
+        ),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(text: str, expected: str) -> None:

@@ -339,3 +339,68 @@ def test_standalone_command_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
         timeout=30,
     )
     assert bad.returncode == 2 and "--listen must be a Twisted endpoint string" in bad.stderr
+
+
+def _raw_gateway(url: str, frames: list[dict]) -> list[dict]:
+    """Speak the gateway by hand (plain JSON text frames): send `frames`, collect answers."""
+    import asyncio
+
+    import aiohttp
+
+    async def talk() -> list[dict]:
+        got = []
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(url + "?v=10&encoding=json") as ws,
+        ):
+            got.append(json.loads((await ws.receive(timeout=5)).data))
+            for frame in frames:
+                await ws.send_str(json.dumps(frame))
+            while True:
+                msg = await ws.receive(timeout=5)
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    got.append({"closed": ws.close_code})
+                    return got
+                got.append(json.loads(msg.data))
+                if got[-1].get("op") == 9 or got[-1].get("t") == "GUILD_CREATE":
+                    return got
+
+    return asyncio.run(talk())
+
+
+@pytest_twisted.ensureDeferred
+async def test_gateway_hello_identify_invalid_session_and_bad_token(devcord: Devcord) -> None:
+    from twisted.internet import threads
+
+    url = devcord.info["gateway_url"]
+    frames = await threads.deferToThread(
+        _raw_gateway,
+        url,
+        [
+            {
+                "op": 2,
+                "d": {"token": devcord.info["bot_token"], "intents": 1 | 512, "properties": {}},
+            }
+        ],
+    )
+    assert frames[0]["op"] == 10 and frames[0]["d"]["heartbeat_interval"] > 0
+    ready = frames[1]
+    assert ready["t"] == "READY" and ready["s"] == 1 and ready["d"]["resume_gateway_url"] == url
+    assert frames[2]["t"] == "GUILD_CREATE" and frames[2]["s"] == 2
+    assert frames[2]["d"]["members"] == [], "no members without the GUILD_MEMBERS intent"
+    frames = await threads.deferToThread(
+        _raw_gateway,
+        url,
+        [{"op": 6, "d": {"token": devcord.info["bot_token"], "session_id": "nope", "seq": 3}}],
+    )
+    assert frames[1] == {"op": 9, "d": False, "s": None, "t": None}
+    frames = await threads.deferToThread(
+        _raw_gateway,
+        url,
+        [{"op": 6, "d": {"token": "Bot.wrong", "session_id": ready["d"]["session_id"], "seq": 1}}],
+    )
+    assert frames[1]["op"] == 9, "a session resumes only with its own token"
+    frames = await threads.deferToThread(
+        _raw_gateway, url, [{"op": 2, "d": {"token": "wrong", "intents": 1}}]
+    )
+    assert frames[-1] == {"closed": 4004}

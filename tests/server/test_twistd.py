@@ -55,6 +55,8 @@ def test_embedded_defaults_use_sqlite_in_the_data_dir(tmp_path: Path) -> None:
     finally:
         assert server.stop() == 0
     assert (tmp_path / "d" / "sequenzia.sqlite3").is_file()
+    devcord = json.loads((tmp_path / "d" / "devcord" / "devcord.json").read_text())
+    assert devcord["api_base"].startswith("http://127.0.0.1:"), "no token: devcord runs embedded"
 
 
 def test_json_log_format_is_one_object_per_line(tmp_path: Path) -> None:
