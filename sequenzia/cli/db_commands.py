@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import TypeVar
 
 from sequenzia.cli.errors import CommandFailed
 from sequenzia.cli.options import add_config_options, config_from_args
 from sequenzia.db import migrations
-from sequenzia.db.url import parse_database_url
+from sequenzia.db.url import DatabaseURL, parse_database_url
+
+T = TypeVar("T")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,13 +28,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     st.set_defaults(func=status)
 
 
-def upgrade(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    url = parse_database_url(config.database.url)
+def _with_database(
+    args: argparse.Namespace, action: Callable[[DatabaseURL], T]
+) -> tuple[DatabaseURL, T]:
+    """Run a migrations call on the configured database; its errors end the command (exit 1)."""
+    url = parse_database_url(config_from_args(args).database.url)
     try:
-        applied = migrations.upgrade(url)
+        return url, action(url)
     except migrations.MigrationError as e:
         raise CommandFailed(str(e)) from None
+
+
+def upgrade(args: argparse.Namespace) -> int:
+    _, applied = _with_database(args, migrations.upgrade)
     if applied:
         for m in applied:
             print(f"applied {m.version:03d} {m.name}")
@@ -40,12 +50,7 @@ def upgrade(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    url = parse_database_url(config.database.url)
-    try:
-        st = migrations.status(url)
-    except migrations.MigrationError as e:
-        raise CommandFailed(str(e)) from None
+    url, st = _with_database(args, migrations.status)
     print(f"database: {url.redacted()}")
     print(f"schema version: {st.current} (code knows up to {st.latest})")
     for m in st.pending:

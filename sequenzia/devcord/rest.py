@@ -329,197 +329,106 @@ class RestAPI(Resource):
     # -- routes --------------------------------------------------------------------
 
     def _routes(self) -> list[Route]:
-        w = self.world
+        """Discord's routes devcord answers (templates as in Discord's OpenAPI document)."""
         r = Route
+        # fmt: off
         return [
-            r("GET", "/gateway", lambda c: (200, {"url": self._gateway_url()}), auth="none"),
-            r(
-                "GET",
-                "/gateway/bot",
-                lambda c: (
-                    200,
-                    {
-                        "url": self._gateway_url(),
-                        "shards": 1,
-                        "session_start_limit": {
-                            "total": 1000,
-                            "remaining": 999,
-                            "reset_after": 86400000,
-                            "max_concurrency": 1,
-                        },
-                    },
-                ),
-                auth="bot",
-            ),
-            r("GET", "/users/@me", lambda c: (200, w.user_json(c.me, private=True))),
+            r("GET", "/gateway", self.gateway, auth="none"),
+            r("GET", "/gateway/bot", self.gateway_bot, auth="bot"),
+            r("GET", "/users/@me", self.me),
             r("GET", "/users/@me/guilds", self.my_guilds),
             r("GET", "/users/@me/guilds/{guild_id}/member", self.my_member),
             r("GET", "/oauth2/applications/@me", self.application, auth="bot"),
+            r("POST", "/oauth2/token", self.oauth_token, auth="none"),
             r("GET", "/guilds/{guild_id}", self.get_guild, major="guild_id"),
             r("GET", "/guilds/{guild_id}/channels", self.guild_channels, major="guild_id"),
-            r(
-                "POST",
-                "/guilds/{guild_id}/channels",
-                lambda c: (
-                    201,
-                    channel_json(w.create_channel(c.int_param("guild_id"), c.me, c.body())),
-                ),
-                major="guild_id",
-            ),
+            r("POST", "/guilds/{guild_id}/channels", self.create_channel, major="guild_id"),
             r("GET", "/guilds/{guild_id}/roles", self.guild_roles, major="guild_id"),
             r("GET", "/guilds/{guild_id}/members", self.list_members, major="guild_id"),
             r("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member, major="guild_id"),
             r("PATCH", "/guilds/{guild_id}/members/{user_id}", self.patch_member, major="guild_id"),
-            r(
-                "PUT",
-                "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
-                lambda c: self.member_role(c, add=True),
-                major="guild_id",
-            ),
-            r(
-                "DELETE",
-                "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
-                lambda c: self.member_role(c, add=False),
-                major="guild_id",
-            ),
-            r(
-                "GET",
-                "/channels/{channel_id}",
-                lambda c: (200, channel_json(w.channel(c.int_param("channel_id"), c.me))),
-                major="channel_id",
-            ),
-            r(
-                "PATCH",
-                "/channels/{channel_id}",
-                lambda c: (
-                    200,
-                    channel_json(w.update_channel(c.int_param("channel_id"), c.me, c.body())),
-                ),
-                major="channel_id",
-            ),
-            r(
-                "DELETE",
-                "/channels/{channel_id}",
-                lambda c: (200, channel_json(w.delete_channel(c.int_param("channel_id"), c.me))),
-                major="channel_id",
-            ),
+            r("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", self.add_member_role, major="guild_id"),
+            r("DELETE", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", self.remove_member_role, major="guild_id"),
+            r("GET", "/channels/{channel_id}", self.get_channel, major="channel_id"),
+            r("PATCH", "/channels/{channel_id}", self.update_channel, major="channel_id"),
+            r("DELETE", "/channels/{channel_id}", self.delete_channel, major="channel_id"),
             r("GET", "/channels/{channel_id}/messages", self.history, major="channel_id"),
             r("POST", "/channels/{channel_id}/messages", self.post_message, major="channel_id"),
-            r(
-                "POST",
-                "/channels/{channel_id}/messages/bulk-delete",
-                self.bulk_delete,
-                major="channel_id",
-            ),
+            r("POST", "/channels/{channel_id}/messages/bulk-delete", self.bulk_delete, major="channel_id"),
             r("GET", "/channels/{channel_id}/messages/pins", self.pins, major="channel_id"),
-            r(
-                "PUT",
-                "/channels/{channel_id}/messages/pins/{message_id}",
-                lambda c: self.pin(c, True),
-                major="channel_id",
-            ),
-            r(
-                "DELETE",
-                "/channels/{channel_id}/messages/pins/{message_id}",
-                lambda c: self.pin(c, False),
-                major="channel_id",
-            ),
-            r(
-                "PUT",
-                "/channels/{channel_id}/pins/{message_id}",
-                lambda c: self.pin(c, True),
-                major="channel_id",
-            ),
-            r(
-                "DELETE",
-                "/channels/{channel_id}/pins/{message_id}",
-                lambda c: self.pin(c, False),
-                major="channel_id",
-            ),
-            r(
-                "GET",
-                "/channels/{channel_id}/messages/{message_id}",
-                lambda c: (
-                    200,
-                    w.render_message(
-                        w.message(c.int_param("channel_id"), c.int_param("message_id"), c.me),
-                        c.me["id"],
-                    ),
-                ),
-                major="channel_id",
-            ),
-            r(
-                "PATCH",
-                "/channels/{channel_id}/messages/{message_id}",
-                self.edit_message,
-                major="channel_id",
-            ),
-            r(
-                "DELETE",
-                "/channels/{channel_id}/messages/{message_id}",
-                self.delete_message,
-                major="channel_id",
-            ),
-            r(
-                "PUT",
-                "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
-                lambda c: self.reaction(c, True),
-                major="channel_id",
-            ),
-            r(
-                "DELETE",
-                "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
-                lambda c: self.reaction(c, False),
-                major="channel_id",
-            ),
-            r(
-                "POST",
-                "/channels/{channel_id}/threads",
-                lambda c: (
-                    201,
-                    channel_json(w.create_thread(c.int_param("channel_id"), c.me, c.body())),
-                ),
-                major="channel_id",
-            ),
-            r(
-                "POST",
-                "/channels/{channel_id}/messages/{message_id}/threads",
-                lambda c: (
-                    201,
-                    channel_json(
-                        w.create_thread(
-                            c.int_param("channel_id"), c.me, c.body(), c.int_param("message_id")
-                        )
-                    ),
-                ),
-                major="channel_id",
-            ),
+            r("PUT", "/channels/{channel_id}/messages/pins/{message_id}", self.pin, major="channel_id"),
+            r("DELETE", "/channels/{channel_id}/messages/pins/{message_id}", self.unpin, major="channel_id"),
+            r("PUT", "/channels/{channel_id}/pins/{message_id}", self.pin, major="channel_id"),
+            r("DELETE", "/channels/{channel_id}/pins/{message_id}", self.unpin, major="channel_id"),
+            r("GET", "/channels/{channel_id}/messages/{message_id}", self.get_message, major="channel_id"),
+            r("PATCH", "/channels/{channel_id}/messages/{message_id}", self.edit_message, major="channel_id"),
+            r("DELETE", "/channels/{channel_id}/messages/{message_id}", self.delete_message, major="channel_id"),
+            r("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self.react, major="channel_id"),
+            r("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self.unreact, major="channel_id"),
+            r("POST", "/channels/{channel_id}/threads", self.create_thread, major="channel_id"),
+            r("POST", "/channels/{channel_id}/messages/{message_id}/threads", self.create_thread, major="channel_id"),
             r("POST", "/channels/{channel_id}/webhooks", self.create_webhook, major="channel_id"),
             r("GET", "/channels/{channel_id}/webhooks", self.channel_webhooks, major="channel_id"),
-            r(
-                "POST",
-                "/webhooks/{webhook_id}/{webhook_token}",
-                self.execute_webhook,
-                auth="webhook",
-                major="webhook_id",
-            ),
-            r(
-                "GET",
-                "/webhooks/{webhook_id}/{webhook_token}",
-                lambda c: (
-                    200,
-                    webhook_json(
-                        w.webhook(c.int_param("webhook_id"), c.params["webhook_token"]), None
-                    ),
-                ),
-                auth="webhook",
-                major="webhook_id",
-            ),
+            r("POST", "/webhooks/{webhook_id}/{webhook_token}", self.execute_webhook, auth="webhook", major="webhook_id"),
+            r("GET", "/webhooks/{webhook_id}/{webhook_token}", self.get_webhook, auth="webhook", major="webhook_id"),
             r("POST", "/attachments/refresh-urls", self.refresh_urls),
-            r("POST", "/oauth2/token", self.oauth_token, auth="none"),
         ]
+        # fmt: on
 
     # -- handlers ------------------------------------------------------------------
+
+    def gateway(self, c: Call) -> tuple[int, Any]:
+        return 200, {"url": self._gateway_url()}
+
+    def gateway_bot(self, c: Call) -> tuple[int, Any]:
+        limit = {"total": 1000, "remaining": 999, "reset_after": 86400000, "max_concurrency": 1}
+        return 200, {"url": self._gateway_url(), "shards": 1, "session_start_limit": limit}
+
+    def me(self, c: Call) -> tuple[int, Any]:
+        return 200, self.world.user_json(c.me, private=True)
+
+    def create_channel(self, c: Call) -> tuple[int, Any]:
+        return 201, channel_json(self.world.create_channel(c.int_param("guild_id"), c.me, c.body()))
+
+    def get_channel(self, c: Call) -> tuple[int, Any]:
+        return 200, channel_json(self.world.channel(c.int_param("channel_id"), c.me))
+
+    def update_channel(self, c: Call) -> tuple[int, Any]:
+        return 200, channel_json(
+            self.world.update_channel(c.int_param("channel_id"), c.me, c.body())
+        )
+
+    def delete_channel(self, c: Call) -> tuple[int, Any]:
+        return 200, channel_json(self.world.delete_channel(c.int_param("channel_id"), c.me))
+
+    def get_message(self, c: Call) -> tuple[int, Any]:
+        message = self.world.message(c.int_param("channel_id"), c.int_param("message_id"), c.me)
+        return 200, self.world.render_message(message, c.me["id"])
+
+    def create_thread(self, c: Call) -> tuple[int, Any]:
+        from_message = c.int_param("message_id") if "message_id" in c.params else None
+        thread = self.world.create_thread(c.int_param("channel_id"), c.me, c.body(), from_message)
+        return 201, channel_json(thread)
+
+    def get_webhook(self, c: Call) -> tuple[int, Any]:
+        return 200, webhook_json(
+            self.world.webhook(c.int_param("webhook_id"), c.params["webhook_token"]), None
+        )
+
+    def add_member_role(self, c: Call) -> tuple[int, Any]:
+        return self._member_role(c, add=True)
+
+    def remove_member_role(self, c: Call) -> tuple[int, Any]:
+        return self._member_role(c, add=False)
+
+    def unpin(self, c: Call) -> tuple[int, Any]:
+        return self._set_pin(c, False)
+
+    def react(self, c: Call) -> tuple[int, Any]:
+        return self._reaction(c, True)
+
+    def unreact(self, c: Call) -> tuple[int, Any]:
+        return self._reaction(c, False)
 
     def guild_channels(self, c: Call) -> tuple[int, Any]:
         gid = c.int_param("guild_id")
@@ -612,7 +521,7 @@ class RestAPI(Resource):
             member = found
         return 200, member_json(member, self.world.store.get("user", c.int_param("user_id")) or {})
 
-    def member_role(self, c: Call, add: bool) -> tuple[int, Any]:
+    def _member_role(self, c: Call, add: bool) -> tuple[int, Any]:
         gid = c.int_param("guild_id")
         self.world.guild(gid, c.me)
         member = self.world.store.get("member", f"{gid}:{c.int_param('user_id')}")
@@ -713,11 +622,14 @@ class RestAPI(Resource):
             "has_more": False,
         }
 
-    def pin(self, c: Call, pinned: bool) -> tuple[int, Any]:
+    def pin(self, c: Call) -> tuple[int, Any]:
+        return self._set_pin(c, True)
+
+    def _set_pin(self, c: Call, pinned: bool) -> tuple[int, Any]:
         self.world.set_pinned(c.int_param("channel_id"), c.int_param("message_id"), c.me, pinned)
         return 204, None
 
-    def reaction(self, c: Call, add: bool) -> tuple[int, Any]:
+    def _reaction(self, c: Call, add: bool) -> tuple[int, Any]:
         from urllib.parse import unquote
 
         self.world.react(
