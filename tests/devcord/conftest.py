@@ -12,7 +12,8 @@ from twisted.internet import defer, reactor, task
 
 from sequenzia.devcord.service import DevcordOptions, DevcordService
 from sequenzia.discordio.bridge import DiscordBridge, point_discord_py_at
-from tests.devcord.openapi_check import ResponseChecker
+from tests.devcord.openapi_check import SPEC, ResponseChecker
+from tests.services import missing
 
 
 class Devcord:
@@ -42,6 +43,8 @@ class Devcord:
 
 
 async def start_devcord(directory: Path, options: DevcordOptions | None = None) -> Devcord:
+    if not SPEC.is_file():
+        missing("Discord's OpenAPI document", f"{SPEC} is not there (shared/ beside the repository)")
     service = DevcordService(directory, "tcp:0:interface=127.0.0.1", reactor, options)
     waiting = service.when_listening()
     service.startService()
