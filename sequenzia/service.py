@@ -204,19 +204,25 @@ def build_service_tree(
     role = config.server.role
     database = DatabaseService(config, reactor)
     bus = LocalBus()
+    checks: dict[str, Any] = {"database": database.ping, "bus": bus.ping}
     roles: list[Service] = []
-    if role in ("all", "web"):
-        roles.append(WebService(config, reactor, {"database": database.ping, "bus": bus.ping}))
     if role in ("all", "io"):
+        from sequenzia.discordio.service import DiscordIOService
+
         io = RoleService("io")
+        devcord = None
         if not config.discord.token:
             # No Discord configured: the embedded emulator stands in (DESIGN §2).
             from sequenzia.devcord.service import DevcordService
 
-            DevcordService(
-                config.data_dir / "devcord", config.devcord.listen, reactor
-            ).setServiceParent(io)
+            devcord = DevcordService(config.data_dir / "devcord", config.devcord.listen, reactor)
+            devcord.setServiceParent(io)
+        discordio = DiscordIOService(config, database, reactor, devcord)
+        discordio.setServiceParent(io)
+        checks["discord"] = discordio.ready
         roles.append(io)
+    if role in ("all", "web"):
+        roles.insert(0, WebService(config, reactor, checks))
     if role in ("all", "backup"):
         roles.append(RoleService("backup"))
     return SequenziaService(config, reactor, database, bus, roles)

@@ -152,6 +152,11 @@ class DiscordSection:
         "Discord's REST API; the gateway and CDN come from it. Used with a token.",
         check=api_base,
     )
+    failover_seconds: int = key(
+        30,
+        "A standby io process takes over within this many seconds after the active one dies.",
+        check=int_range(3, 3600),
+    )
 
 
 @dataclass(frozen=True)

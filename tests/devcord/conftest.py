@@ -44,7 +44,9 @@ class Devcord:
 
 async def start_devcord(directory: Path, options: DevcordOptions | None = None) -> Devcord:
     if not SPEC.is_file():
-        missing("Discord's OpenAPI document", f"{SPEC} is not there (shared/ beside the repository)")
+        missing(
+            "Discord's OpenAPI document", f"{SPEC} is not there (shared/ beside the repository)"
+        )
     service = DevcordService(directory, "tcp:0:interface=127.0.0.1", reactor, options)
     waiting = service.when_listening()
     service.startService()

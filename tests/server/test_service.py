@@ -30,7 +30,7 @@ def test_service_tree_per_role(tmp_path: Path, role: str, children: list[str]) -
     tree = build_service_tree(config, reactor)
     assert [s.name for s in tree] == children
     if "io" in children:
-        assert [s.name for s in tree.getServiceNamed("io")] == ["devcord"], (
+        assert [s.name for s in tree.getServiceNamed("io")] == ["devcord", "discordio"], (
             "no token: embedded devcord"
         )
 
@@ -39,7 +39,7 @@ def test_a_bot_token_replaces_the_embedded_devcord(tmp_path: Path) -> None:
     config = load_config(env={"SEQUENZIA_DISCORD_TOKEN": "a-real-token"}, cwd=tmp_path)
     assert config.discord.token == "a-real-token"
     tree = build_service_tree(config, reactor)
-    assert [s.name for s in tree.getServiceNamed("io")] == []
+    assert [s.name for s in tree.getServiceNamed("io")] == ["discordio"]
 
 
 def test_make_service_applies_migrations_before_anything_starts(tmp_path: Path) -> None:

@@ -14,6 +14,20 @@ from tests.server.twistd_process import Twistd, get_json, url_string
 LOOPBACK = "tcp:0:interface=127.0.0.1"
 
 
+def wait_ready(url: str, timeout: float = 30.0) -> dict:
+    """/readyz answers 503 until every dependency answers (Discord connects last)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = get_json(url + "readyz")
+        if status == 200 or time.monotonic() > deadline:
+            assert status == 200, body
+            return body
+        assert status == 503 and body["status"] == "not ready"
+        time.sleep(0.1)
+
+
 def config_file(tmp_path: Path, db_url) -> Path:
     path = tmp_path / "sequenzia.toml"
     path.write_text(f'[database]\nurl = "{url_string(db_url)}"\n')
@@ -30,10 +44,11 @@ def test_starts_serves_health_and_stops_cleanly(tmp_path: Path, db_url, sig: int
         url = server.wait_for_url()
         status, body = get_json(url + "healthz")
         assert status == 200 and body["status"] == "ok"
-        status, body = get_json(url + "readyz")
-        assert status == 200, body
-        assert [c["name"] for c in body["checks"]] == ["database", "bus"]
-        assert all(c["ok"] for c in body["checks"])
+        body = wait_ready(url)
+        assert [c["name"] for c in body["checks"]] == ["database", "bus", "discord"]
+        assert all(c["ok"] for c in body["checks"]), (
+            "the embedded devcord connects: Discord I/O is ready"
+        )
         status, _ = get_json(url + "healthz")
     finally:
         code = server.stop(sig)
@@ -50,8 +65,7 @@ def test_embedded_defaults_use_sqlite_in_the_data_dir(tmp_path: Path) -> None:
     )
     try:
         url = server.wait_for_url()
-        status, body = get_json(url + "readyz")
-        assert status == 200, body
+        wait_ready(url)
     finally:
         assert server.stop() == 0
     assert (tmp_path / "d" / "sequenzia.sqlite3").is_file()

@@ -1,0 +1,153 @@
+"""The Discord I/O role: the single writer, connected only while it holds the lease.
+
+    standby ──lease acquired──▶ connecting ──on_ready──▶ connected (mirroring)
+       ▲                                                      │
+       └──────────── lease lost or service stopped ◀─────────┘
+
+While connected it mirrors gateway events into JuneFS. Without a configured token it
+talks to the embedded devcord. A process that loses the lease closes its Discord client
+at once, so it never writes after a standby may have started.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+import treq
+from twisted.application.service import Service
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from sequenzia.config import Config
+from sequenzia.discordio import journal
+from sequenzia.discordio.bridge import DiscordBridge, point_discord_py_at
+from sequenzia.discordio.lease import Lease
+from sequenzia.discordio.mirror import Mirror
+
+
+class NotConnected(Exception):
+    """Readiness: this process's Discord client is not connected (and why)."""
+
+
+class DiscordIOService(Service):
+    name = "discordio"
+    log = Logger()
+
+    def __init__(
+        self,
+        config: Config,
+        database_service: Any,
+        reactor: Any,
+        devcord: Any = None,
+        holder: str | None = None,
+    ) -> None:
+        self._config = config
+        self._database_service = database_service
+        self._reactor = reactor
+        self._devcord = devcord
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.state = "stopped"
+        self.bridge: DiscordBridge | None = None
+        self.mirror: Mirror | None = None
+        self._lease: Lease | None = None
+        self._connecting: defer.Deferred[None] | None = None
+
+    @property
+    def database(self) -> Any:
+        return self._database_service.database
+
+    def startService(self) -> None:
+        super().startService()
+        self.state = "standby"
+        self._lease = Lease(
+            self.database,
+            self._reactor,
+            holder=self.holder,
+            on_acquired=self._acquired,
+            on_lost=self._lost,
+            failover_s=self._config.discord.failover_seconds,
+        )
+        self._lease.start()
+
+    def _acquired(self) -> None:
+        self.state = "connecting"
+        self._connecting = defer.ensureDeferred(self._connect())
+        self._connecting.addErrback(self._connect_failed)
+
+    async def _discord_address(self) -> tuple[str, str, str]:
+        """(token, api_base, gateway_url): Discord's, or the embedded devcord's."""
+        if self._config.discord.token:
+            api = self._config.discord.api_base.rstrip("/")
+            response = await treq.get(api + "/gateway")
+            gateway = (await response.json())["url"]
+            return self._config.discord.token, api, gateway
+        info = await self._devcord.when_listening()
+        return info["bot_token"], info["api_base"], info["gateway_url"]
+
+    async def _connect(self) -> None:
+        recovered = await self.database.runInteraction(
+            "journal.requeue_interrupted", journal.requeue_interrupted
+        )
+        if recovered:
+            self.log.warn("requeued {n} job(s) a previous writer left running", n=recovered)
+        token, api, gateway = await self._discord_address()
+        point_discord_py_at(api, gateway)
+        self.mirror = Mirror(self.database)
+        self.bridge = DiscordBridge(self._reactor, token=token, on_event=self.mirror)
+        await self.bridge.start()
+        if self._lease is not None and self._lease.held:
+            self.state = "connected"
+            self.log.info("Discord I/O active as {holder} ({api})", holder=self.holder, api=api)
+
+    def _connect_failed(self, failure: Any) -> None:
+        self.log.error("cannot connect to Discord: {error}", error=failure.getErrorMessage())
+        self.state = "failed"
+        if self._lease is not None:
+            # give the lease up so another process (or our next try) can take over
+            self._reactor.callLater(0, self._retry_later)
+
+    def _retry_later(self) -> None:
+        async def restart() -> None:
+            await self._disconnect()
+            if self._lease is not None:
+                await self._lease.stop()
+                if self.running:
+                    self.state = "standby"
+                    self._lease.start()
+
+        defer.ensureDeferred(restart()).addErrback(
+            lambda f: self.log.failure("Discord I/O restart failed", f)
+        )
+
+    def _lost(self, why: str) -> None:
+        self.state = "standby"
+        defer.ensureDeferred(self._disconnect()).addErrback(
+            lambda f: self.log.failure("closing Discord failed", f)
+        )
+
+    async def _disconnect(self) -> None:
+        bridge, self.bridge = self.bridge, None
+        if bridge is not None:
+            await bridge.stop()
+
+    async def _stop(self) -> None:
+        if self._lease is not None:
+            lease, self._lease = self._lease, None
+            await self._disconnect()
+            await lease.stop()
+        self.state = "stopped"
+
+    def stopService(self) -> defer.Deferred[None]:
+        super().stopService()
+        return defer.ensureDeferred(self._stop())
+
+    def ready(self) -> defer.Deferred[None]:
+        """Readiness: the gateway is connected (or why not)."""
+        if self.state == "connected" and self.bridge is not None and self.bridge.connected:
+            return defer.succeed(None)
+        reason = {"standby": "standing by: another process holds the Discord I/O lease"}.get(
+            self.state, f"Discord gateway {self.state}"
+        )
+        return defer.fail(NotConnected(reason))

@@ -1,0 +1,259 @@
+"""JuneFS's tables: servers, channels, records, and the roles and members AuthWare reads.
+
+Functions take a transaction (`txn`, inside `Database.runInteraction`) and Discord's JSON
+or a `MessageView`. Writes are upserts keyed by Discord ids, so applying the same event
+twice (a gateway replay, our own write echoed back) changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from sequenzia.junefs.messages import MessageView, iso_ms
+
+CHANNEL_KINDS = {
+    0: "text",
+    2: "voice",
+    4: "category",
+    5: "news",
+    10: "thread",
+    11: "thread",
+    12: "thread",
+    15: "forum",
+    16: "media",
+}
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def upsert_server(txn: Any, guild: dict[str, Any]) -> None:
+    now = _now()
+    txn.execute(
+        txn.engine.upsert("servers", ["id"], ["name", "icon", "created_ts", "updated_ts"]),
+        (int(guild["id"]), guild.get("name") or str(guild["id"]), guild.get("icon"), now, now),
+    )
+
+
+def upsert_channel(txn: Any, channel: dict[str, Any], server_id: int | None = None) -> None:
+    now = _now()
+    server = int(channel.get("guild_id") or server_id or 0)
+    parent = channel.get("parent_id")
+    txn.execute(
+        txn.engine.upsert(
+            "channels",
+            ["id"],
+            [
+                "server_id",
+                "parent_id",
+                "kind",
+                "name",
+                "topic",
+                "position",
+                "nsfw",
+                "deleted",
+                "created_ts",
+                "updated_ts",
+            ],
+        ),
+        (
+            int(channel["id"]),
+            server,
+            int(parent) if parent else None,
+            CHANNEL_KINDS.get(int(channel.get("type", 0)), "text"),
+            str(channel.get("name") or channel["id"])[:100],
+            channel.get("topic"),
+            int(channel.get("position") or 0),
+            1 if channel.get("nsfw") else 0,
+            0,
+            now,
+            now,
+        ),
+    )
+
+
+def delete_channel(txn: Any, channel_id: int) -> None:
+    """A channel deleted in Discord: kept as deleted (its records are gone with it)."""
+    txn.execute(
+        "UPDATE channels SET deleted = 1, updated_ts = ? WHERE id = ?", (_now(), channel_id)
+    )
+    txn.execute("DELETE FROM records WHERE channel_id = ?", (channel_id,))
+
+
+def upsert_user(txn: Any, user: dict[str, Any]) -> None:
+    txn.execute(
+        txn.engine.upsert("users", ["id"], ["username", "global_name", "avatar", "created_ts"]),
+        (
+            int(user["id"]),
+            str(user.get("username") or user["id"])[:100],
+            user.get("global_name"),
+            user.get("avatar"),
+            _now(),
+        ),
+    )
+
+
+def upsert_roles(txn: Any, server_id: int, roles: list[dict[str, Any]]) -> None:
+    for role in roles:
+        txn.execute(
+            txn.engine.upsert("roles", ["id"], ["server_id", "name", "position", "color"]),
+            (
+                int(role["id"]),
+                server_id,
+                str(role.get("name", ""))[:100],
+                int(role.get("position") or 0),
+                int(role.get("color") or 0),
+            ),
+        )
+
+
+def set_member_roles(txn: Any, server_id: int, user_id: int, role_ids: list[int]) -> None:
+    txn.execute("DELETE FROM user_roles WHERE user_id = ? AND server_id = ?", (user_id, server_id))
+    for role_id in role_ids:
+        txn.execute(
+            "INSERT INTO user_roles (user_id, role_id, server_id) VALUES (?, ?, ?)",
+            (user_id, role_id, server_id),
+        )
+
+
+def member_role_ids(txn: Any, server_id: int, user_id: int) -> list[int]:
+    txn.execute(
+        "SELECT role_id FROM user_roles WHERE server_id = ? AND user_id = ? ORDER BY role_id",
+        (server_id, user_id),
+    )
+    return [int(r[0]) for r in txn.fetchall()]
+
+
+def apply_guild(txn: Any, guild: dict[str, Any]) -> None:
+    """GUILD_CREATE (or a guild fetched over REST): the server, its channels, roles, members."""
+    server_id = int(guild["id"])
+    upsert_server(txn, guild)
+    upsert_roles(txn, server_id, guild.get("roles") or [])
+    for channel in (guild.get("channels") or []) + (guild.get("threads") or []):
+        upsert_channel(txn, channel, server_id)
+    for member in guild.get("members") or []:
+        user = member.get("user") or {}
+        if user.get("id"):
+            upsert_user(txn, user)
+            set_member_roles(
+                txn, server_id, int(user["id"]), [int(r) for r in member.get("roles") or []]
+            )
+
+
+def kind_of(view: MessageView) -> str:
+    if view.part is not None:
+        return "part"
+    if view.header is not None:
+        return "spanned"
+    return "file" if view.attachments else "message"
+
+
+def upsert_record(txn: Any, view: MessageView, server_id: int | None = None) -> int:
+    """Record a message (new or changed); returns its stable eid."""
+    a = view.attachment
+    txn.execute("SELECT eid FROM records WHERE message_id = ?", (view.message_id,))
+    row = txn.fetchone()
+    values = (
+        view.channel_id,
+        int(view.guild_id or server_id or 0),
+        view.author_id,
+        view.posted_ts,
+        view.edited_ts,
+        kind_of(view),
+        view.content,
+        1 if view.pinned else 0,
+        a.id if a else None,
+        a.filename[:255] if a else None,
+        a.size if a else None,
+        a.content_type if a else None,
+        a.width if a else None,
+        a.height if a else None,
+        a.url if a else None,
+        a.url_expires_ts if a else None,
+        view.header.file_id if view.header else (view.part.file_id if view.part else None),
+    )
+    columns = (
+        "channel_id, server_id, author_id, posted_ts, edited_ts, kind, content, pinned, attachment_id,"
+        " attachment_name, attachment_size, content_type, width, height, url, url_expires_ts, file_id"
+    )
+    if row is not None:
+        sets = ", ".join(f"{c.strip()} = ?" for c in columns.split(","))
+        txn.execute(f"UPDATE records SET {sets} WHERE eid = ?", (*values, int(row[0])))  # noqa: S608
+        return int(row[0])
+    txn.execute(
+        f"INSERT INTO records (message_id, {columns}, indexed_ts, rand_key)"  # noqa: S608
+        f" VALUES (?, {', '.join('?' for _ in values)}, ?, ?)",
+        (view.message_id, *values, _now(), random.randrange(2**31)),
+    )
+    return int(txn.lastrowid)
+
+
+def update_record_fields(txn: Any, message: dict[str, Any]) -> bool:
+    """MESSAGE_UPDATE may carry only what changed: apply the fields present."""
+    sets, args = [], []
+    if "content" in message:
+        sets.append("content = ?")
+        args.append(message.get("content") or "")
+    if message.get("edited_timestamp"):
+        sets.append("edited_ts = ?")
+        args.append(iso_ms(message["edited_timestamp"]))
+    if "pinned" in message:
+        sets.append("pinned = ?")
+        args.append(1 if message["pinned"] else 0)
+    if not sets:
+        return False
+    sql = f"UPDATE records SET {', '.join(sets)} WHERE message_id = ?"  # noqa: S608 (fixed column names)
+    txn.execute(sql, (*args, int(message["id"])))
+    return bool(txn.rowcount)
+
+
+def delete_records(txn: Any, message_ids: list[int]) -> int:
+    deleted = 0
+    for mid in message_ids:
+        txn.execute("DELETE FROM records WHERE message_id = ?", (mid,))
+        deleted += txn.rowcount
+    return deleted
+
+
+def record_by_message(txn: Any, message_id: int) -> dict[str, Any] | None:
+    txn.execute(
+        "SELECT eid, message_id, channel_id, kind, content, attachment_name, attachment_size, pinned"
+        " FROM records WHERE message_id = ?",
+        (message_id,),
+    )
+    row = txn.fetchone()
+    if row is None:
+        return None
+    keys = (
+        "eid",
+        "message_id",
+        "channel_id",
+        "kind",
+        "content",
+        "attachment_name",
+        "attachment_size",
+        "pinned",
+    )
+    return dict(zip(keys, row, strict=True))
+
+
+def count_records(txn: Any, channel_id: int | None = None) -> int:
+    if channel_id is None:
+        txn.execute("SELECT COUNT(*) FROM records")
+    else:
+        txn.execute("SELECT COUNT(*) FROM records WHERE channel_id = ?", (channel_id,))
+    return int(txn.fetchone()[0])
+
+
+def channel_row(txn: Any, channel_id: int) -> dict[str, Any] | None:
+    txn.execute(
+        "SELECT id, server_id, parent_id, kind, name, deleted FROM channels WHERE id = ?",
+        (channel_id,),
+    )
+    row = txn.fetchone()
+    if row is None:
+        return None
+    return dict(zip(("id", "server_id", "parent_id", "kind", "name", "deleted"), row, strict=True))
