@@ -217,7 +217,7 @@ def build_service_tree(
 
             devcord = DevcordService(config.data_dir / "devcord", config.devcord.listen, reactor)
             devcord.setServiceParent(io)
-        discordio = DiscordIOService(config, database, reactor, devcord)
+        discordio = DiscordIOService(config, database, reactor, devcord, bus=bus)
         discordio.setServiceParent(io)
         checks["discord"] = discordio.ready
         roles.append(io)

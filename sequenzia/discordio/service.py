@@ -23,8 +23,10 @@ from twisted.logger import Logger
 from sequenzia.config import Config
 from sequenzia.discordio import journal
 from sequenzia.discordio.bridge import DiscordBridge, point_discord_py_at
+from sequenzia.discordio.executor import JobExecutor
 from sequenzia.discordio.lease import Lease
 from sequenzia.discordio.mirror import Mirror
+from sequenzia.discordio.submit import JOBS_TOPIC
 
 
 class NotConnected(Exception):
@@ -42,6 +44,7 @@ class DiscordIOService(Service):
         reactor: Any,
         devcord: Any = None,
         holder: str | None = None,
+        bus: Any = None,
     ) -> None:
         self._config = config
         self._database_service = database_service
@@ -53,6 +56,9 @@ class DiscordIOService(Service):
         self.mirror: Mirror | None = None
         self._lease: Lease | None = None
         self._connecting: defer.Deferred[None] | None = None
+        self.executor: JobExecutor | None = None
+        self._bus = bus
+        self._subscription: Any = None
 
     @property
     def database(self) -> Any:
@@ -70,6 +76,13 @@ class DiscordIOService(Service):
             failover_s=self._config.discord.failover_seconds,
         )
         self._lease.start()
+        if self._bus is not None:
+            self._subscription = self._bus.subscribe(JOBS_TOPIC, lambda topic, message: self.wake())
+
+    def wake(self) -> None:
+        """New work was journalled: look for it now rather than at the next poll."""
+        if self.executor is not None:
+            self.executor.wake()
 
     def _acquired(self) -> None:
         self.state = "connecting"
@@ -97,8 +110,17 @@ class DiscordIOService(Service):
         self.mirror = Mirror(self.database)
         self.bridge = DiscordBridge(self._reactor, token=token, on_event=self.mirror)
         await self.bridge.start()
-        if self._lease is not None and self._lease.held:
+        lease, bridge = self._lease, self.bridge
+        if lease is not None and lease.held:
             self.state = "connected"
+            self.executor = JobExecutor(
+                self.database,
+                bridge,
+                self._reactor,
+                holder=self.holder,
+                may_write=lambda: lease.held and bridge.connected,
+            )
+            self.executor.start()
             self.log.info("Discord I/O active as {holder} ({api})", holder=self.holder, api=api)
 
     def _connect_failed(self, failure: Any) -> None:
@@ -128,11 +150,17 @@ class DiscordIOService(Service):
         )
 
     async def _disconnect(self) -> None:
+        executor, self.executor = self.executor, None
+        if executor is not None:
+            await executor.stop()  # in-flight jobs end in the journal: done, retry or parked
         bridge, self.bridge = self.bridge, None
         if bridge is not None:
             await bridge.stop()
 
     async def _stop(self) -> None:
+        if self._subscription is not None:
+            self._subscription.stop()
+            self._subscription = None
         if self._lease is not None:
             lease, self._lease = self._lease, None
             await self._disconnect()

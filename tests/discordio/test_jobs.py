@@ -1,0 +1,206 @@
+"""Journal jobs run by the io role against devcord, on both databases."""
+
+from __future__ import annotations
+
+import json
+
+import pytest_twisted
+import treq
+
+from sequenzia.bus import LocalBus
+from sequenzia.db.pool import Database
+from sequenzia.discordio import journal
+from sequenzia.discordio.submit import submit
+from sequenzia.junefs import store
+from tests.devcord.conftest import Devcord
+from tests.discordio.test_service import _true, io_service, until
+
+
+async def run_io(tmp_path, database, devcord, bus=None):  # type: ignore[no-untyped-def]
+    io = io_service(tmp_path, database, devcord, "io-jobs")
+    io._bus = bus
+    io.startService()
+    await until(lambda: _true(io.state == "connected"), what="connected")
+    return io
+
+
+async def settled(database: Database, job_id: int, timeout: float = 20.0) -> journal.Job:
+    async def done() -> bool:
+        job = await database.runInteraction("g", journal.get, job_id)
+        return job.state in ("done", "failed")
+
+    await until(done, timeout=timeout, what=f"job {job_id} settled")
+    return await database.runInteraction("g", journal.get, job_id)
+
+
+async def channel_messages(devcord: Devcord, channel_id: int) -> list[dict]:
+    r = await treq.get(
+        f"{devcord.api}/channels/{channel_id}/messages?limit=100", headers=devcord.bot_headers()
+    )
+    return json.loads(await r.content())
+
+
+@pytest_twisted.ensureDeferred
+async def test_post_edit_pin_delete_jobs(tmp_path, database: Database, devcord: Devcord) -> None:
+    bus = LocalBus()
+    io = await run_io(tmp_path, database, devcord, bus)
+    try:
+        channel_id = devcord.text_channel_id()
+        staged = tmp_path / "staged.bin"
+        staged.write_bytes(b"\x01" * 5000)
+        job_id = await submit(
+            database,
+            bus,
+            "post",
+            {
+                "channel_id": channel_id,
+                "content": "a file",
+                "files": [{"path": str(staged), "filename": "holiday.bin"}],
+            },
+            priority=journal.INTERACTIVE,
+        )
+        job = await settled(database, job_id)
+        assert job.state == "done", job.last_error
+        message_id = int(job.result["message_id"])
+        record = await database.runInteraction("r", store.record_by_message, message_id)
+        assert (
+            record["kind"] == "file"
+            and record["attachment_name"] == "holiday.bin"
+            and record["attachment_size"] == 5000
+        )
+        job = await settled(
+            database,
+            await submit(
+                database,
+                bus,
+                "edit",
+                {"channel_id": channel_id, "message_id": message_id, "content": "renamed"},
+            ),
+        )
+        assert job.state == "done", job.last_error
+        assert (await database.runInteraction("r", store.record_by_message, message_id))[
+            "content"
+        ] == "renamed"
+        job = await settled(
+            database,
+            await submit(
+                database,
+                bus,
+                "pin",
+                {"channel_id": channel_id, "message_id": message_id, "pinned": True},
+            ),
+        )
+        assert (
+            job.state == "done"
+            and (await database.runInteraction("r", store.record_by_message, message_id))["pinned"]
+            == 1
+        )
+        job = await settled(
+            database,
+            await submit(
+                database, bus, "delete", {"channel_id": channel_id, "message_id": message_id}
+            ),
+        )
+        assert job.state == "done"
+        assert await database.runInteraction("r", store.record_by_message, message_id) is None
+        assert [
+            m for m in await channel_messages(devcord, channel_id) if m["id"] == str(message_id)
+        ] == []
+    finally:
+        await io.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_bad_jobs_are_parked_with_a_clear_error(
+    tmp_path, database: Database, devcord: Devcord
+) -> None:
+    io = await run_io(tmp_path, database, devcord)
+    try:
+        run = database.runInteraction
+        channel_id = devcord.text_channel_id()
+        big = tmp_path / "big.bin"
+        big.write_bytes(b"x" * 2000)
+        devcord.service.apply_fault(
+            {"fault": "upload_limit", "guild_id": devcord.info["guild_id"], "bytes": 1000}
+        )
+        cases = {
+            "unknown channel": ({"channel_id": 12345, "content": "x"}, "404"),
+            "oversized file": (
+                {"channel_id": channel_id, "files": [{"path": str(big), "filename": "big.bin"}]},
+                "413",
+            ),
+            "missing fields": ({"channel_id": channel_id}, "needs 'content' or 'files'"),
+            "wrong type": ({"channel_id": "general", "content": "x"}, "must be a Discord id"),
+            "too long": ({"channel_id": channel_id, "content": "x" * 2001}, "Discord allows 2000"),
+            "file not staged": (
+                {
+                    "channel_id": channel_id,
+                    "files": [{"path": str(tmp_path / "gone"), "filename": "g"}],
+                },
+                "does not exist",
+            ),
+        }
+        ids = {
+            name: await run("e", journal.enqueue, "post", payload)
+            for name, (payload, _) in cases.items()
+        }
+        ids["unknown kind"] = await run("e", journal.enqueue, "teleport", {})
+        for name, job_id in ids.items():
+            job = await settled(database, job_id)
+            expected = cases[name][1] if name in cases else "unknown job kind"
+            assert job.state == "failed" and job.attempts == 1, (name, job)
+            assert expected in job.last_error, (name, job.last_error)
+    finally:
+        await io.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_jobs_ride_out_5xx_and_429_storms(
+    tmp_path, database: Database, devcord: Devcord
+) -> None:
+    io = await run_io(tmp_path, database, devcord)
+    try:
+        channel_id = devcord.text_channel_id()
+        devcord.service.faults.fail_route(r"/messages$", status=502, count=2, method="POST")
+        devcord.service.faults.storm(1.0)
+        ids = [
+            await database.runInteraction(
+                "e", journal.enqueue, "post", {"channel_id": channel_id, "content": f"n{n}"}
+            )
+            for n in range(5)
+        ]
+        for job_id in ids:
+            job = await settled(database, job_id, timeout=40)
+            assert job.state == "done", job.last_error
+        contents = sorted(m["content"] for m in await channel_messages(devcord, channel_id))
+        assert contents == [f"n{n}" for n in range(5)], "each posted exactly once"
+    finally:
+        await io.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_job_rerun_after_a_crash_does_not_post_twice(
+    tmp_path, database: Database, devcord: Devcord
+) -> None:
+    channel_id = devcord.text_channel_id()
+    job_id = await database.runInteraction(
+        "e", journal.enqueue, "post", {"channel_id": channel_id, "content": "once"}
+    )
+    # A writer claimed it, posted it (Discord has it), and died before committing.
+    await database.runInteraction("c", journal.claim, "dead-writer", 1)
+    r = await treq.post(
+        f"{devcord.api}/channels/{channel_id}/messages",
+        json={"content": "once", "nonce": f"sq{job_id}", "enforce_nonce": True},
+        headers=devcord.bot_headers(),
+    )
+    first = json.loads(await r.content())["id"]
+    io = await run_io(tmp_path, database, devcord)  # takes the lease, requeues, re-runs
+    try:
+        job = await settled(database, job_id)
+        assert job.state == "done" and job.result["message_id"] == first
+        assert [m["content"] for m in await channel_messages(devcord, channel_id)].count(
+            "once"
+        ) == 1
+        assert await database.runInteraction("r", store.record_by_message, int(first)) is not None
+    finally:
+        await io.stopService()
