@@ -21,9 +21,9 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from sequenzia.discordio import journal, operations
+from sequenzia.discordio.indexing import index_message
 from sequenzia.discordio.journal import Job
 from sequenzia.junefs import store
-from sequenzia.junefs.messages import read_message
 
 
 class BadJob(Exception):
@@ -69,6 +69,26 @@ def _files(payload: dict[str, Any]) -> list[operations.OutgoingFile]:
 Operation = Callable[[Job], Awaitable[dict[str, Any]]]
 
 
+def _indexable_channels(txn: Any) -> list[int]:
+    txn.execute(
+        "SELECT id FROM channels WHERE deleted = 0 AND kind IN ('text', 'news', 'thread') ORDER BY id"
+    )
+    return [int(r[0]) for r in txn.fetchall()]
+
+
+def _index_page(txn: Any, page: list[dict[str, Any]]) -> None:
+    for message in page:
+        index_message(txn, message)
+
+
+def _prune_channel(txn: Any, channel_id: int, seen: list[int]) -> int:
+    """Records of `channel_id` whose messages Discord no longer has."""
+    txn.execute("SELECT message_id FROM records WHERE channel_id = ?", (channel_id,))
+    still_there = set(seen)
+    gone = [int(r[0]) for r in txn.fetchall() if int(r[0]) not in still_there]
+    return store.delete_records(txn, gone)
+
+
 class JobExecutor:
     """Claims due jobs and runs up to `concurrency` at a time."""
 
@@ -100,6 +120,7 @@ class JobExecutor:
             "edit": self._edit,
             "delete": self._delete,
             "pin": self._pin,
+            "reindex": self._reindex,
         }
 
     def start(self) -> None:
@@ -170,7 +191,7 @@ class JobExecutor:
 
     async def _complete_with_message(self, job: Job, message: dict[str, Any]) -> None:
         def commit(txn: Any) -> None:
-            store.upsert_record(txn, read_message(message))
+            index_message(txn, message)
             journal.complete(
                 txn, job.id, {"message_id": message["id"], "channel_id": message["channel_id"]}
             )
@@ -225,6 +246,39 @@ class JobExecutor:
             raise BadJob(f"message {message_id} is gone")
         await self._complete_with_message(job, message)
         return message
+
+    async def _reindex(self, job: Job) -> dict[str, Any]:
+        """Rebuild the index of channels from their Discord history alone."""
+        p = job.payload
+        if p.get("all") is True:
+            channel_ids = await self._db.runInteraction("reindex.channels", _indexable_channels)
+        else:
+            raw = p.get("channel_ids")
+            if not isinstance(raw, list) or not raw:
+                raise BadJob("a reindex needs 'all': true or a non-empty 'channel_ids' list")
+            channel_ids = [_int({"channel_id": c}, "channel_id") for c in raw]
+        messages = removed = 0
+        for channel_id in channel_ids:
+            seen: list[int] = []
+            before: int | None = None
+            while True:
+                page = await self._bridge.call(
+                    operations.history, channel_id, limit=100, before=before
+                )
+                if not page:
+                    break
+                await self._db.runInteraction("reindex.page", _index_page, page)
+                seen.extend(int(m["id"]) for m in page)
+                before = min(int(m["id"]) for m in page)
+                if len(page) < 100:
+                    break
+            messages += len(seen)
+            removed += await self._db.runInteraction(
+                "reindex.prune", _prune_channel, channel_id, seen
+            )
+        result = {"channels": len(channel_ids), "messages": messages, "removed": removed}
+        await self._db.runInteraction("journal.complete", journal.complete, job.id, result)
+        return result
 
     async def _stop(self) -> None:
         if self._loop is not None and self._loop.running:

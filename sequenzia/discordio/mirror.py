@@ -12,19 +12,19 @@ from typing import Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from sequenzia.discordio.indexing import index_message
 from sequenzia.junefs import store
-from sequenzia.junefs.messages import read_message
 
 Txn = Any
 
 
 def _message_create(txn: Txn, d: dict[str, Any]) -> None:
-    store.upsert_record(txn, read_message(d))
+    index_message(txn, d)
 
 
 def _message_update(txn: Txn, d: dict[str, Any]) -> None:
     if "channel_id" in d and "author" in d and "attachments" in d:
-        store.upsert_record(txn, read_message(d))
+        index_message(txn, d)
     else:
         store.update_record_fields(txn, d)
 

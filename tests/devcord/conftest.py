@@ -115,7 +115,3 @@ def bot(devcord: Devcord) -> Iterator[tuple[DiscordBridge, Events]]:
     pytest_twisted.blockon(bridge.start())
     yield bridge, events
     pytest_twisted.blockon(bridge.stop())
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "devcord_limits(**limits): devcord limits for this test")
