@@ -21,6 +21,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from sequenzia.discordio import journal, operations
+from sequenzia.discordio.breaker import InvalidRequestBreaker
 from sequenzia.discordio.indexing import index_message
 from sequenzia.discordio.journal import Job
 from sequenzia.junefs import store
@@ -104,6 +105,7 @@ class JobExecutor:
         may_write: Callable[[], bool],
         concurrency: int = 4,
         poll_s: float = 1.0,
+        breaker: InvalidRequestBreaker | None = None,
     ) -> None:
         self._db = database
         self._bridge = bridge
@@ -113,6 +115,7 @@ class JobExecutor:
         self._concurrency = concurrency
         self._poll_s = poll_s
         self._running: dict[int, defer.Deferred[None]] = {}
+        self.breaker = breaker or InvalidRequestBreaker(clock.seconds)
         self._loop: task.LoopingCall | None = None
         self._claiming = False
         self.operations: dict[str, Operation] = {
@@ -130,7 +133,7 @@ class JobExecutor:
 
     def wake(self) -> None:
         """Look for due jobs now (a bus nudge, the poll, or a finished job)."""
-        if self._claiming or not self._may_write():
+        if self._claiming or not self._may_write() or self.breaker.open:
             return
         free = self._concurrency - len(self._running)
         if free <= 0:
@@ -168,6 +171,7 @@ class JobExecutor:
             await self._fail(job, str(e), permanent=True)
         except Exception as e:
             status = getattr(e, "status", None)
+            self.breaker.record(status)
             permanent = isinstance(status, int) and 400 <= status < 500 and status != 429
             detail = getattr(e, "text", None) or str(e) or type(e).__name__
             await self._fail(

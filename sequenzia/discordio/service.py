@@ -26,6 +26,7 @@ from sequenzia.discordio.bridge import DiscordBridge, point_discord_py_at
 from sequenzia.discordio.executor import JobExecutor
 from sequenzia.discordio.lease import Lease
 from sequenzia.discordio.mirror import Mirror
+from sequenzia.discordio.refresher import UrlRefresher
 from sequenzia.discordio.submit import JOBS_TOPIC
 
 
@@ -57,6 +58,7 @@ class DiscordIOService(Service):
         self._lease: Lease | None = None
         self._connecting: defer.Deferred[None] | None = None
         self.executor: JobExecutor | None = None
+        self.refresher: UrlRefresher | None = None
         self._bus = bus
         self._subscription: Any = None
 
@@ -121,6 +123,8 @@ class DiscordIOService(Service):
                 may_write=lambda: lease.held and bridge.connected,
             )
             self.executor.start()
+            self.refresher = UrlRefresher(self.database, bridge, self._reactor)
+            self.refresher.start()
             self.log.info("Discord I/O active as {holder} ({api})", holder=self.holder, api=api)
 
     def _connect_failed(self, failure: Any) -> None:
@@ -150,6 +154,9 @@ class DiscordIOService(Service):
         )
 
     async def _disconnect(self) -> None:
+        refresher, self.refresher = self.refresher, None
+        if refresher is not None:
+            refresher.stop()
         executor, self.executor = self.executor, None
         if executor is not None:
             await executor.stop()  # in-flight jobs end in the journal: done, retry or parked
