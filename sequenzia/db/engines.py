@@ -66,7 +66,17 @@ class Engine:
     def convert(self, sql: str) -> str:
         return sql
 
-    def upsert(self, table: str, keys: Sequence[str], values: Sequence[str]) -> str:
+    def upsert(
+        self,
+        table: str,
+        keys: Sequence[str],
+        values: Sequence[str],
+        insert_only: Sequence[str] = (),
+    ) -> str:
+        """INSERT (keys, values, insert_only) or, on a key conflict, UPDATE the values only.
+
+        One statement, so two writers racing on the same key cannot both insert.
+        """
         raise NotImplementedError
 
     def is_retryable(self, exc: BaseException) -> bool:
@@ -119,8 +129,14 @@ class SqliteEngine(Engine):
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.close()
 
-    def upsert(self, table: str, keys: Sequence[str], values: Sequence[str]) -> str:
-        cols = [*keys, *values]
+    def upsert(
+        self,
+        table: str,
+        keys: Sequence[str],
+        values: Sequence[str],
+        insert_only: Sequence[str] = (),
+    ) -> str:
+        cols = [*keys, *values, *insert_only]
         # identifiers come from the calling code, never from input; values stay bound
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608
         if values:
@@ -194,8 +210,14 @@ class MysqlEngine(Engine):
     def convert(self, sql: str) -> str:
         return convert_placeholders(sql)
 
-    def upsert(self, table: str, keys: Sequence[str], values: Sequence[str]) -> str:
-        cols = [*keys, *values]
+    def upsert(
+        self,
+        table: str,
+        keys: Sequence[str],
+        values: Sequence[str],
+        insert_only: Sequence[str] = (),
+    ) -> str:
+        cols = [*keys, *values, *insert_only]
         # identifiers come from the calling code, never from input; values stay bound
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608
         # VALUES(col) works on MariaDB and MySQL 8 alike (deprecated in MySQL, still accepted);

@@ -115,6 +115,9 @@ class JobExecutor:
         self._concurrency = concurrency
         self._poll_s = poll_s
         self._running: dict[int, defer.Deferred[None]] = {}
+        # data-channel pool use: posts in flight and last use per channel
+        self._in_flight: dict[int, int] = {}
+        self._last_used: dict[int, float] = {}
         self.breaker = breaker or InvalidRequestBreaker(clock.seconds)
         self._loop: task.LoopingCall | None = None
         self._claiming = False
@@ -204,14 +207,34 @@ class JobExecutor:
 
     # -- operations ------------------------------------------------------------------
 
+    def _pick(self, pool: list[int]) -> int:
+        """The pool channel with the least in flight, then the least recently used.
+
+        Each channel has its own rate-limit bucket (5 messages per 5 s), so spreading
+        parts over the pool multiplies throughput.
+        """
+        return min(pool, key=lambda c: (self._in_flight.get(c, 0), self._last_used.get(c, 0.0)))
+
     async def _post(self, job: Job) -> dict[str, Any]:
         p = job.payload
-        channel_id, content, files = _int(p, "channel_id"), _text(p, "content"), _files(p)
+        if "channel_ids" in p:
+            pool = p["channel_ids"]
+            if not isinstance(pool, list) or not pool:
+                raise BadJob("'channel_ids' must be a non-empty list of channel ids")
+            channel_id = self._pick([_int({"channel_id": c}, "channel_id") for c in pool])
+        else:
+            channel_id = _int(p, "channel_id")
+        content, files = _text(p, "content"), _files(p)
         if not content and not files:
             raise BadJob("a post needs 'content' or 'files'")
-        message = await self._bridge.call(
-            operations.send_message, channel_id, content, files, f"sq{job.id}"
-        )
+        self._in_flight[channel_id] = self._in_flight.get(channel_id, 0) + 1
+        self._last_used[channel_id] = self._clock.seconds()
+        try:
+            message = await self._bridge.call(
+                operations.send_message, channel_id, content, files, f"sq{job.id}"
+            )
+        finally:
+            self._in_flight[channel_id] -= 1
         await self._complete_with_message(job, message)
         return message
 

@@ -151,11 +151,20 @@ def kind_of(view: MessageView) -> str:
     return "file" if view.attachments else "message"
 
 
+RECORD_COLUMNS = (
+    "channel_id", "server_id", "author_id", "posted_ts", "edited_ts", "kind", "content", "pinned",
+    "attachment_id", "attachment_name", "attachment_size", "content_type", "width", "height",
+    "url", "url_expires_ts", "file_id",
+)  # fmt: skip
+
+
 def upsert_record(txn: Any, view: MessageView, server_id: int | None = None) -> int:
-    """Record a message (new or changed); returns its stable eid."""
+    """Record a message (new or changed); returns its stable eid.
+
+    One upsert statement: the live mirror and a job's own commit may index the same
+    message at the same moment, and only one of them may insert it.
+    """
     a = view.attachment
-    txn.execute("SELECT eid FROM records WHERE message_id = ?", (view.message_id,))
-    row = txn.fetchone()
     values = (
         view.channel_id,
         int(view.guild_id or server_id or 0),
@@ -175,20 +184,14 @@ def upsert_record(txn: Any, view: MessageView, server_id: int | None = None) -> 
         a.url_expires_ts if a else None,
         view.header.file_id if view.header else (view.part.file_id if view.part else None),
     )
-    columns = (
-        "channel_id, server_id, author_id, posted_ts, edited_ts, kind, content, pinned, attachment_id,"
-        " attachment_name, attachment_size, content_type, width, height, url, url_expires_ts, file_id"
-    )
-    if row is not None:
-        sets = ", ".join(f"{c.strip()} = ?" for c in columns.split(","))
-        txn.execute(f"UPDATE records SET {sets} WHERE eid = ?", (*values, int(row[0])))  # noqa: S608
-        return int(row[0])
     txn.execute(
-        f"INSERT INTO records (message_id, {columns}, indexed_ts, rand_key)"  # noqa: S608
-        f" VALUES (?, {', '.join('?' for _ in values)}, ?, ?)",
+        txn.engine.upsert(
+            "records", ["message_id"], RECORD_COLUMNS, insert_only=["indexed_ts", "rand_key"]
+        ),
         (view.message_id, *values, _now(), random.randrange(2**31)),
     )
-    return int(txn.lastrowid)
+    txn.execute("SELECT eid FROM records WHERE message_id = ?", (view.message_id,))
+    return int(txn.fetchone()[0])
 
 
 def update_record_fields(txn: Any, message: dict[str, Any]) -> bool:

@@ -204,3 +204,40 @@ async def test_a_job_rerun_after_a_crash_does_not_post_twice(
         assert await database.runInteraction("r", store.record_by_message, int(first)) is not None
     finally:
         await io.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_posts_to_a_pool_spread_over_its_channels(
+    tmp_path, database: Database, devcord: Devcord
+) -> None:
+    io = await run_io(tmp_path, database, devcord)
+    try:
+        guild = int(devcord.info["guild_id"])
+        from sequenzia.discordio import operations
+
+        pool = [
+            int((await io.bridge.call(operations.create_channel, guild, f"seq-data-{n}"))["id"])
+            for n in range(2)
+        ]
+        ids = [
+            await database.runInteraction(
+                "e", journal.enqueue, "post", {"channel_ids": pool, "content": f"part {n}"}
+            )
+            for n in range(8)
+        ]
+        used = []
+        for job_id in ids:
+            job = await settled(database, job_id)
+            assert job.state == "done", job.last_error
+            used.append(int(job.result["channel_id"]))
+        # least in flight, then least recently used: both channels carry the load
+        assert min(used.count(c) for c in pool) >= 2, used
+        job = await settled(
+            database,
+            await database.runInteraction(
+                "e", journal.enqueue, "post", {"channel_ids": [], "content": "x"}
+            ),
+        )
+        assert job.state == "failed" and "non-empty list" in job.last_error
+    finally:
+        await io.stopService()
