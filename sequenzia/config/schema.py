@@ -157,6 +157,36 @@ class DiscordSection:
         "A standby io process takes over within this many seconds after the active one dies.",
         check=int_range(3, 3600),
     )
+    guild_ids: list[str] = key(
+        [],
+        "Ids of the Discord servers that hold the library. Empty: every server the bot is in.",
+        check=lambda ids: (
+            None
+            if all(i.isdigit() for i in ids)
+            else "a list of Discord server ids as strings of digits"
+        ),
+    )
+    data_channels: int = key(
+        4,
+        "Data channels per server for spanned-file parts; missing ones are created at start "
+        "(each has its own rate limit, so more channels upload faster).",
+        check=int_range(1, 50),
+    )
+    data_category: str = key(
+        "sequenzia-data",
+        "Name of the category that holds each server's data channels (data-0, data-1, ...).",
+        check=lambda name: None if 0 < len(name) <= 100 else "a name of 1 to 100 characters",
+    )
+    archive_channel: str = key(
+        "archive",
+        "Name of each server's archive channel (archiving moves a record there); created when missing.",
+        check=lambda name: None if 0 < len(name) <= 100 else "a name of 1 to 100 characters",
+    )
+    upload_limit_mib: int = key(
+        0,
+        "Largest attachment Sequenzia sends, in MiB. 0: the server's own limit as Discord reports it.",
+        check=int_range(0, 500),
+    )
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,33 @@ class World:
         self.store.put("meta", "bootstrap", info)
         return info
 
+    def add_guild(self, name: str) -> dict[str, Any]:
+        """Another server with the bootstrap's bot, owner and other user as members.
+
+        Clients that connect afterwards see it in READY (as when a bot is invited).
+        """
+        info = self.bootstrap()
+        guild_id = self.ids.next()
+        guild = self.store.put(
+            "guild", guild_id, {"id": guild_id, "name": name, "owner_id": info["owner_user_id"]}
+        )
+        self.store.put(
+            "role",
+            guild_id,
+            {
+                "id": guild_id,
+                "guild_id": guild_id,
+                "name": "@everyone",
+                "permissions": "104324673",
+                "position": 0,
+            },
+        )
+        for user_id in (info["bot_user_id"], info["owner_user_id"], info["other_user_id"]):
+            self._put_member(guild_id, user_id, [])
+        category = self._new_channel(guild_id, "Text Channels", GUILD_CATEGORY, None)
+        self._new_channel(guild_id, "general", GUILD_TEXT, category["id"])
+        return guild
+
     def _new_user(self, username: str, *, bot: bool = False) -> dict[str, Any]:
         uid = self.ids.next()
         prefix = "Bot" if bot else "User"

@@ -78,6 +78,7 @@ class DiscordBridge:
         self._ready: defer.Deferred[None] | None = None
         self._closed: defer.Deferred[None] | None = None
         self.connected = False
+        self.guild_ids: list[int] = []
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -149,6 +150,7 @@ class DiscordBridge:
     def _set_ready(self, guild_ids: list[int]) -> None:
         # GUILD_CREATE frames (channels, roles, members) have been emitted before this.
         self.connected = True
+        self.guild_ids = guild_ids
         self.log.info("Discord gateway ready with {n} guild(s)", n=len(guild_ids))
         self._emit_now("SEQUENZIA_READY", {"guild_ids": guild_ids})
         if self._ready is not None and not self._ready.called:

@@ -24,48 +24,10 @@ from sequenzia.discordio import journal, operations
 from sequenzia.discordio.breaker import InvalidRequestBreaker
 from sequenzia.discordio.indexing import index_message
 from sequenzia.discordio.journal import Job
+from sequenzia.discordio.payload import BadJob, job_files, job_int, job_text
+from sequenzia.discordio.relocate import Relocator
 from sequenzia.junefs import store
-
-
-class BadJob(Exception):
-    """A job whose payload can never succeed; it is parked with this message."""
-
-
-def _int(payload: dict[str, Any], key: str) -> int:
-    value = payload.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise BadJob(f"'{key}' must be a Discord id (a whole number), not {value!r}")
-    return int(value)
-
-
-def _text(payload: dict[str, Any], key: str, *, required: bool = False, limit: int = 2000) -> str:
-    value = payload.get(key, None)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise BadJob(f"'{key}' must be text, not {value!r}")
-    if len(value) > limit:
-        raise BadJob(f"'{key}' is {len(value)} characters; Discord allows {limit}")
-    return value
-
-
-def _files(payload: dict[str, Any]) -> list[operations.OutgoingFile]:
-    files = payload.get("files", [])
-    if not isinstance(files, list) or len(files) > 10:
-        raise BadJob("'files' must be a list of at most 10 {path, filename} objects")
-    out = []
-    for n, f in enumerate(files):
-        if (
-            not isinstance(f, dict)
-            or not isinstance(f.get("path"), str)
-            or not isinstance(f.get("filename"), str)
-        ):
-            raise BadJob(f"files[{n}] must be an object with 'path' and 'filename'")
-        if not Path(f["path"]).is_file():
-            raise BadJob(f"files[{n}]: staged file {f['path']} does not exist")
-        out.append(operations.OutgoingFile(f["path"], f["filename"]))
-    return out
-
+from sequenzia.spans import store as spans
 
 Operation = Callable[[Job], Awaitable[dict[str, Any]]]
 
@@ -106,6 +68,8 @@ class JobExecutor:
         concurrency: int = 4,
         poll_s: float = 1.0,
         breaker: InvalidRequestBreaker | None = None,
+        staging_dir: Path,
+        upload_limit: int = 0,
     ) -> None:
         self._db = database
         self._bridge = bridge
@@ -121,11 +85,17 @@ class JobExecutor:
         self.breaker = breaker or InvalidRequestBreaker(clock.seconds)
         self._loop: task.LoopingCall | None = None
         self._claiming = False
+        self._upload_limit = upload_limit
+        relocator = Relocator(database, bridge, staging_dir, self._pick)
         self.operations: dict[str, Operation] = {
             "post": self._post,
             "edit": self._edit,
             "delete": self._delete,
             "pin": self._pin,
+            "move": relocator.move,
+            "rename": relocator.rename,
+            "archive": relocator.archive,
+            "rotate": relocator.rotate,
             "reindex": self._reindex,
         }
 
@@ -221,12 +191,19 @@ class JobExecutor:
             pool = p["channel_ids"]
             if not isinstance(pool, list) or not pool:
                 raise BadJob("'channel_ids' must be a non-empty list of channel ids")
-            channel_id = self._pick([_int({"channel_id": c}, "channel_id") for c in pool])
+            channel_id = self._pick([job_int({"channel_id": c}, "channel_id") for c in pool])
         else:
-            channel_id = _int(p, "channel_id")
-        content, files = _text(p, "content"), _files(p)
+            channel_id = job_int(p, "channel_id")
+        content, files = job_text(p, "content"), job_files(p)
         if not content and not files:
             raise BadJob("a post needs 'content' or 'files'")
+        for f in files:
+            size = Path(f.path).stat().st_size
+            if self._upload_limit and size > self._upload_limit:
+                raise BadJob(
+                    f"{f.filename} is {size} bytes, over the upload limit of "
+                    f"{self._upload_limit} bytes (discord.upload_limit_mib)"
+                )
         self._in_flight[channel_id] = self._in_flight.get(channel_id, 0) + 1
         self._last_used[channel_id] = self._clock.seconds()
         try:
@@ -242,16 +219,29 @@ class JobExecutor:
         p = job.payload
         message = await self._bridge.call(
             operations.edit_content,
-            _int(p, "channel_id"),
-            _int(p, "message_id"),
-            _text(p, "content", required=True),
+            job_int(p, "channel_id"),
+            job_int(p, "message_id"),
+            job_text(p, "content", required=True),
         )
         await self._complete_with_message(job, message)
         return message
 
     async def _delete(self, job: Job) -> dict[str, Any]:
+        """Delete a message, or a record by eid (a spanned file: its parts, then its header)."""
         p = job.payload
-        channel_id, message_id = _int(p, "channel_id"), _int(p, "message_id")
+        if "eid" in p:
+            eid = job_int(p, "eid")
+            record = await self._db.runInteraction("record", store.record_by_eid, eid)
+            if record is None:
+                await self._db.runInteraction(
+                    "journal.complete", journal.complete, job.id, {"eid": eid, "gone": True}
+                )
+                return {}  # deleted by an earlier run, or by someone else: the effect we wanted
+            channel_id, message_id = int(record["channel_id"]), int(record["message_id"])
+            if record["kind"] == "spanned" and record["file_id"]:
+                await self._delete_parts(str(record["file_id"]))
+        else:
+            channel_id, message_id = job_int(p, "channel_id"), job_int(p, "message_id")
         await self._bridge.call(operations.delete_message, channel_id, message_id)
 
         def commit(txn: Any) -> None:
@@ -261,12 +251,35 @@ class JobExecutor:
         await self._db.runInteraction("journal.complete", commit)
         return {}
 
+    async def _delete_parts(self, file_id: str) -> None:
+        """Every part of a spanned file, in bulk per data channel, then its rows."""
+        parts = await self._db.runInteraction("parts", spans.parts_of, file_id)
+        by_channel: dict[int, list[int]] = {}
+        for part in parts:
+            by_channel.setdefault(int(part["channel_id"]), []).append(int(part["message_id"]))
+        for channel_id, message_ids in by_channel.items():
+            for start in range(0, len(message_ids), 100):
+                batch = message_ids[start : start + 100]
+                try:
+                    await self._bridge.call(operations.delete_messages, channel_id, batch)
+                except Exception as e:
+                    # bulk delete refuses messages older than two weeks: one by one then
+                    self.log.debug("bulk delete refused ({error}); deleting one by one", error=e)
+                    for message_id in batch:
+                        await self._bridge.call(operations.delete_message, channel_id, message_id)
+
+        def forget(txn: Any) -> None:
+            store.delete_records(txn, [int(part["message_id"]) for part in parts])
+            spans.forget_file(txn, file_id)
+
+        await self._db.runInteraction("spans.forget", forget)
+
     async def _pin(self, job: Job) -> dict[str, Any]:
         p = job.payload
         pinned = p.get("pinned", True)
         if not isinstance(pinned, bool):
             raise BadJob(f"'pinned' must be true or false, not {pinned!r}")
-        channel_id, message_id = _int(p, "channel_id"), _int(p, "message_id")
+        channel_id, message_id = job_int(p, "channel_id"), job_int(p, "message_id")
         await self._bridge.call(operations.pin, channel_id, message_id, pinned)
         message = await self._bridge.call(operations.get_message, channel_id, message_id)
         if message is None:
@@ -283,7 +296,7 @@ class JobExecutor:
             raw = p.get("channel_ids")
             if not isinstance(raw, list) or not raw:
                 raise BadJob("a reindex needs 'all': true or a non-empty 'channel_ids' list")
-            channel_ids = [_int({"channel_id": c}, "channel_id") for c in raw]
+            channel_ids = [job_int({"channel_id": c}, "channel_id") for c in raw]
         messages = removed = 0
         for channel_id in channel_ids:
             seen: list[int] = []

@@ -148,6 +148,16 @@ def complete(txn: Any, job_id: int, result: dict[str, Any], now: int | None = No
     )
 
 
+def remember(txn: Any, job_id: int, payload: dict[str, Any], now: int | None = None) -> None:
+    """Store what a running job learnt (its payload grows), so a re-run after a crash
+    continues from the same facts instead of looking them up again."""
+    now = now_ms() if now is None else now
+    txn.execute(
+        "UPDATE io_jobs SET payload = ?, updated_ts = ? WHERE id = ?",
+        (json.dumps(payload), now, job_id),
+    )
+
+
 def backoff_ms(attempts: int, base_ms: int = 1000, cap_ms: int = 5 * 60 * 1000) -> int:
     """Exponential backoff: 1 s, 2 s, 4 s … capped at five minutes."""
     return min(cap_ms, base_ms * 2 ** max(0, attempts - 1))

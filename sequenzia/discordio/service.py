@@ -26,6 +26,7 @@ from sequenzia.discordio.bridge import DiscordBridge, point_discord_py_at
 from sequenzia.discordio.executor import JobExecutor
 from sequenzia.discordio.lease import Lease
 from sequenzia.discordio.mirror import Mirror
+from sequenzia.discordio.provision import ServerChannels, managed_guilds, provision_server
 from sequenzia.discordio.refresher import UrlRefresher
 from sequenzia.discordio.submit import JOBS_TOPIC
 
@@ -61,6 +62,7 @@ class DiscordIOService(Service):
         self.refresher: UrlRefresher | None = None
         self._bus = bus
         self._subscription: Any = None
+        self.servers: dict[int, ServerChannels] = {}
 
     @property
     def database(self) -> Any:
@@ -112,6 +114,8 @@ class DiscordIOService(Service):
         self.mirror = Mirror(self.database)
         self.bridge = DiscordBridge(self._reactor, token=token, on_event=self.mirror)
         await self.bridge.start()
+        await self.mirror.idle()  # the servers' rows exist before their channels are provisioned
+        await self._provision(self.bridge)
         lease, bridge = self._lease, self.bridge
         if lease is not None and lease.held:
             self.state = "connected"
@@ -121,11 +125,35 @@ class DiscordIOService(Service):
                 self._reactor,
                 holder=self.holder,
                 may_write=lambda: lease.held and bridge.connected,
+                staging_dir=self._config.data_dir / "staging" / "io",
+                upload_limit=self._config.discord.upload_limit_mib * 1024 * 1024,
             )
             self.executor.start()
             self.refresher = UrlRefresher(self.database, bridge, self._reactor)
             self.refresher.start()
             self.log.info("Discord I/O active as {holder} ({api})", holder=self.holder, api=api)
+
+    async def _provision(self, bridge: DiscordBridge) -> None:
+        """Every managed server's data pool and archive channel (created when missing)."""
+        discord = self._config.discord
+        self.servers = {}
+        for guild_id in managed_guilds(bridge.guild_ids, discord.guild_ids):
+            try:
+                self.servers[guild_id] = await provision_server(
+                    bridge,
+                    self.database,
+                    guild_id,
+                    data_channels=discord.data_channels,
+                    data_category=discord.data_category,
+                    archive_channel=discord.archive_channel,
+                )
+            except Exception as e:
+                # a server where the bot may not create channels still mirrors and reads
+                self.log.error(
+                    "server {guild}: cannot set up data and archive channels: {error}",
+                    guild=guild_id,
+                    error=getattr(e, "text", None) or str(e),
+                )
 
     def _connect_failed(self, failure: Any) -> None:
         self.log.error("cannot connect to Discord: {error}", error=failure.getErrorMessage())

@@ -158,14 +158,10 @@ RECORD_COLUMNS = (
 )  # fmt: skip
 
 
-def upsert_record(txn: Any, view: MessageView, server_id: int | None = None) -> int:
-    """Record a message (new or changed); returns its stable eid.
-
-    One upsert statement: the live mirror and a job's own commit may index the same
-    message at the same moment, and only one of them may insert it.
-    """
+def _record_values(view: MessageView, server_id: int | None) -> tuple[Any, ...]:
+    """The RECORD_COLUMNS of a message, in order."""
     a = view.attachment
-    values = (
+    return (
         view.channel_id,
         int(view.guild_id or server_id or 0),
         view.author_id,
@@ -184,14 +180,80 @@ def upsert_record(txn: Any, view: MessageView, server_id: int | None = None) -> 
         a.url_expires_ts if a else None,
         view.header.file_id if view.header else (view.part.file_id if view.part else None),
     )
+
+
+def upsert_record(txn: Any, view: MessageView, server_id: int | None = None) -> int:
+    """Record a message (new or changed); returns its stable eid.
+
+    One upsert statement: the live mirror and a job's own commit may index the same
+    message at the same moment, and only one of them may insert it.
+    """
     txn.execute(
         txn.engine.upsert(
             "records", ["message_id"], RECORD_COLUMNS, insert_only=["indexed_ts", "rand_key"]
         ),
-        (view.message_id, *values, _now(), random.randrange(2**31)),
+        (view.message_id, *_record_values(view, server_id), _now(), random.randrange(2**31)),
     )
     txn.execute("SELECT eid FROM records WHERE message_id = ?", (view.message_id,))
     return int(txn.fetchone()[0])
+
+
+def repoint_record(txn: Any, eid: int, view: MessageView, server_id: int) -> None:
+    """Make record `eid` describe a new message (a move or re-upload keeps the eid).
+
+    The mirror may already have indexed the new message as a record of its own (the
+    gateway echo can beat our commit): that copy goes, the stable eid stays.
+    """
+    txn.execute("DELETE FROM records WHERE message_id = ? AND eid <> ?", (view.message_id, eid))
+    sets = ", ".join(f"{c} = ?" for c in ("message_id", *RECORD_COLUMNS))
+    txn.execute(
+        f"UPDATE records SET {sets} WHERE eid = ?",  # noqa: S608 (fixed column names)
+        (view.message_id, *_record_values(view, server_id), eid),
+    )
+
+
+RECORD_FIELDS = (
+    "eid", "message_id", "channel_id", "server_id", "kind", "content", "attachment_name",
+    "attachment_size", "content_type", "file_id", "pinned",
+)  # fmt: skip
+
+
+def record_by_eid(txn: Any, eid: int) -> dict[str, Any] | None:
+    txn.execute(
+        f"SELECT {', '.join(RECORD_FIELDS)} FROM records WHERE eid = ?",  # noqa: S608
+        (eid,),
+    )
+    row = txn.fetchone()
+    return dict(zip(RECORD_FIELDS, row, strict=True)) if row else None
+
+
+def server_row(txn: Any, server_id: int) -> dict[str, Any] | None:
+    keys = ("id", "name", "archive_channel_id", "data_category_id", "upload_limit")
+    txn.execute(f"SELECT {', '.join(keys)} FROM servers WHERE id = ?", (server_id,))  # noqa: S608
+    row = txn.fetchone()
+    return dict(zip(keys, row, strict=True)) if row else None
+
+
+def data_channels(txn: Any, server_id: int) -> list[int]:
+    """The server's pool of data channels for spanned-file parts."""
+    txn.execute(
+        "SELECT id FROM channels WHERE server_id = ? AND is_data = 1 AND deleted = 0 ORDER BY name",
+        (server_id,),
+    )
+    return [int(r[0]) for r in txn.fetchall()]
+
+
+def set_server_channels(
+    txn: Any, server_id: int, archive_channel_id: int, data_category_id: int, data_ids: list[int]
+) -> None:
+    """Remember a server's archive channel and data pool (provisioned at start)."""
+    txn.execute(
+        "UPDATE servers SET archive_channel_id = ?, data_category_id = ?, updated_ts = ? WHERE id = ?",
+        (archive_channel_id, data_category_id, _now(), server_id),
+    )
+    txn.execute("UPDATE channels SET is_data = 0 WHERE server_id = ? AND is_data = 1", (server_id,))
+    for channel_id in data_ids:
+        txn.execute("UPDATE channels SET is_data = 1 WHERE id = ?", (channel_id,))
 
 
 def update_record_fields(txn: Any, message: dict[str, Any]) -> bool:

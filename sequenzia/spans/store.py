@@ -105,3 +105,9 @@ def spanned_file(txn: Any, file_id: str) -> dict[str, Any] | None:
     row = txn.fetchone()
     keys = ("id", "eid", "name", "size", "xxh3_128", "part_count", "state", "legacy")
     return dict(zip(keys, row, strict=True)) if row else None
+
+
+def forget_file(txn: Any, file_id: str) -> None:
+    """A deleted spanned file: its parts and header rows go."""
+    txn.execute("DELETE FROM file_parts WHERE file_id = ?", (file_id,))
+    txn.execute("DELETE FROM spanned_files WHERE id = ?", (file_id,))

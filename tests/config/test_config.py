@@ -39,7 +39,10 @@ def test_example_documents_every_key_with_its_default(tmp_path: Path) -> None:
     for name, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
             assert f.name in document[name], f"{name}.{f.name} is missing from the example"
-            assert document[name][f.name] == f.default, (
+            default = (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            )
+            assert document[name][f.name] == default, (
                 f"{name}.{f.name}: example differs from default"
             )
             # a comment line right above the key documents it
