@@ -109,7 +109,9 @@ async def test_move_rename_archive_keep_the_eid_and_the_bytes(
         after = await record(database, eid)
         assert after["channel_id"] == target and after["message_id"] != first["message_id"]
         assert after["content"] == "the beach" and after["attachment_name"] == "beach.bin"
-        assert not [m for m in await channel_messages(devcord, source) if m["content"] == "the beach"]
+        assert not [
+            m for m in await channel_messages(devcord, source) if m["content"] == "the beach"
+        ]
         [there] = await channel_messages(devcord, target)
         assert await download(devcord, there) == data
         assert await database.runInteraction("c", store.count_records, target) == 1
