@@ -24,6 +24,8 @@ from twisted.internet.interfaces import IListeningPort, IReactorCore, IReactorTi
 from twisted.logger import ILogObserver, Logger
 from twisted.python.components import Componentized
 
+from sequenzia.api.site import build_api
+from sequenzia.authware.keys import ensure_owner_key
 from sequenzia.bus import Bus, LocalBus
 from sequenzia.config import Config, ConfigError, load_config
 from sequenzia.db import migrations
@@ -82,15 +84,32 @@ class WebService(Service):
     name = "web"
     log = Logger()
 
-    def __init__(self, config: Config, reactor: Any, checks: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        reactor: Any,
+        checks: Mapping[str, Any],
+        database: DatabaseService,
+        bus: Bus,
+    ) -> None:
         self._config = config
         self._reactor = reactor
         self._checks = checks
+        self._database = database
+        self._bus = bus
         self.port: IListeningPort | None = None
 
     def startService(self) -> None:
         super().startService()
-        site = build_site(self._checks, self._reactor)
+        database = self._database.database
+        assert database is not None, "the database service starts before the web role"
+        site = build_site(
+            self._checks, self._reactor, build_api(database, self._bus, self._reactor)
+        )
+        database.runInteraction("keys.owner", ensure_owner_key, self._config.data_dir).addCallbacks(
+            lambda path: self.log.info("owner key (scope admin) in {path}", path=str(path)),
+            lambda f: self.log.failure("cannot write the owner key", f),
+        )
         endpoint = serverFromString(self._reactor, self._config.server.listen)
         listening = endpoint.listen(site)
         failure: list[Any] = []
@@ -222,7 +241,7 @@ def build_service_tree(
         checks["discord"] = discordio.ready
         roles.append(io)
     if role in ("all", "web"):
-        roles.insert(0, WebService(config, reactor, checks))
+        roles.insert(0, WebService(config, reactor, checks, database, bus))
     if role in ("all", "backup"):
         roles.append(RoleService("backup"))
     return SequenziaService(config, reactor, database, bus, roles)

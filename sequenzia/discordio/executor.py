@@ -70,6 +70,7 @@ class JobExecutor:
         breaker: InvalidRequestBreaker | None = None,
         staging_dir: Path,
         upload_limit: int = 0,
+        on_settled: Callable[[Job, str], None] | None = None,
     ) -> None:
         self._db = database
         self._bridge = bridge
@@ -86,6 +87,7 @@ class JobExecutor:
         self._loop: task.LoopingCall | None = None
         self._claiming = False
         self._upload_limit = upload_limit
+        self._on_settled = on_settled or (lambda job, state: None)
         relocator = Relocator(database, bridge, staging_dir, self._pick)
         self.operations: dict[str, Operation] = {
             "post": self._post,
@@ -140,6 +142,7 @@ class JobExecutor:
             if not self._may_write():
                 raise RuntimeError("this process no longer holds the Discord I/O lease")
             await operation(job)
+            self._on_settled(job, "done")
         except BadJob as e:
             await self._fail(job, str(e), permanent=True)
         except Exception as e:
@@ -157,6 +160,8 @@ class JobExecutor:
         state = await self._db.runInteraction(
             "journal.fail", journal.fail, job.id, error, permanent=permanent
         )
+        if state == "failed":
+            self._on_settled(job, state)
         level = self.log.error if state == "failed" else self.log.warn
         level(
             "job {id} ({kind}) {outcome}: {error}",
@@ -215,14 +220,20 @@ class JobExecutor:
         await self._complete_with_message(job, message)
         return message
 
+    async def _message_of(self, payload: dict[str, Any]) -> tuple[int, int]:
+        """(channel, message) a job acts on: named directly, or a record's by eid."""
+        if "eid" in payload:
+            eid = job_int(payload, "eid")
+            record = await self._db.runInteraction("record", store.record_by_eid, eid)
+            if record is None:
+                raise BadJob(f"there is no record with eid {eid}")
+            return int(record["channel_id"]), int(record["message_id"])
+        return job_int(payload, "channel_id"), job_int(payload, "message_id")
+
     async def _edit(self, job: Job) -> dict[str, Any]:
-        p = job.payload
-        message = await self._bridge.call(
-            operations.edit_content,
-            job_int(p, "channel_id"),
-            job_int(p, "message_id"),
-            job_text(p, "content", required=True),
-        )
+        content = job_text(job.payload, "content", required=True)
+        channel_id, message_id = await self._message_of(job.payload)
+        message = await self._bridge.call(operations.edit_content, channel_id, message_id, content)
         await self._complete_with_message(job, message)
         return message
 
@@ -279,7 +290,7 @@ class JobExecutor:
         pinned = p.get("pinned", True)
         if not isinstance(pinned, bool):
             raise BadJob(f"'pinned' must be true or false, not {pinned!r}")
-        channel_id, message_id = job_int(p, "channel_id"), job_int(p, "message_id")
+        channel_id, message_id = await self._message_of(p)
         await self._bridge.call(operations.pin, channel_id, message_id, pinned)
         message = await self._bridge.call(operations.get_message, channel_id, message_id)
         if message is None:

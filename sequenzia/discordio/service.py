@@ -24,11 +24,12 @@ from sequenzia.config import Config
 from sequenzia.discordio import journal
 from sequenzia.discordio.bridge import DiscordBridge, point_discord_py_at
 from sequenzia.discordio.executor import JobExecutor
+from sequenzia.discordio.journal import Job
 from sequenzia.discordio.lease import Lease
 from sequenzia.discordio.mirror import Mirror
 from sequenzia.discordio.provision import ServerChannels, managed_guilds, provision_server
 from sequenzia.discordio.refresher import UrlRefresher
-from sequenzia.discordio.submit import JOBS_TOPIC
+from sequenzia.discordio.submit import JOBS_TOPIC, SETTLED_TOPIC
 
 
 class NotConnected(Exception):
@@ -127,6 +128,7 @@ class DiscordIOService(Service):
                 may_write=lambda: lease.held and bridge.connected,
                 staging_dir=self._config.data_dir / "staging" / "io",
                 upload_limit=self._config.discord.upload_limit_mib * 1024 * 1024,
+                on_settled=self._announce,
             )
             self.executor.start()
             self.refresher = UrlRefresher(self.database, bridge, self._reactor)
@@ -154,6 +156,13 @@ class DiscordIOService(Service):
                     guild=guild_id,
                     error=getattr(e, "text", None) or str(e),
                 )
+
+    def _announce(self, job: Job, state: str) -> None:
+        """Tell every role a job ended (pages showing its progress, waiting clients)."""
+        if self._bus is None:
+            return
+        d = self._bus.publish(SETTLED_TOPIC, {"job_id": job.id, "kind": job.kind, "state": state})
+        d.addErrback(lambda f: self.log.warn("bus: {error}", error=f.getErrorMessage()))
 
     def _connect_failed(self, failure: Any) -> None:
         self.log.error("cannot connect to Discord: {error}", error=failure.getErrorMessage())

@@ -9,6 +9,9 @@ from twisted.internet import defer
 from sequenzia.discordio import journal
 
 JOBS_TOPIC = "jobs.discordio"
+"""A job was journalled: {job_id}. The io role listens."""
+SETTLED_TOPIC = "jobs.discordio.settled"
+"""A job ended: {job_id, kind, state} (done or failed). Any role may listen."""
 
 
 async def _submit(

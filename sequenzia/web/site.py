@@ -35,9 +35,15 @@ class Home(Resource):
         return pages.notFound("No such page", "There is nothing at this address.")
 
 
-def build_site(checks: Mapping[str, ReadinessCheck], clock: IReactorTime) -> Site:
-    """The web role's Site: health endpoints and a placeholder home page."""
+def build_site(
+    checks: Mapping[str, ReadinessCheck], clock: IReactorTime, api: IResource | None = None
+) -> Site:
+    """The web role's Site: health endpoints, the JSON API and a placeholder home page."""
     root = Home()
+    if api is not None:
+        versions = Resource()
+        versions.putChild(b"v1", api)
+        root.putChild(b"api", versions)
     root.putChild(b"healthz", Healthz(started=time.time()))
     root.putChild(b"readyz", Readyz(checks, clock))
     site = Site(root)

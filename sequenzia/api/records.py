@@ -1,0 +1,127 @@
+"""Acting on records and channels through the API: each action becomes a Discord I/O job.
+
+Input is checked here first, so a caller's mistake is a 400/404 at once rather than a
+job parked later; the executor checks again (jobs also come from other components).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sequenzia.api.jobs import JobsApi
+from sequenzia.api.router import ApiError, Call, Route
+from sequenzia.discordio.payload import BadJob, job_text
+from sequenzia.discordio.relocate import POSTABLE, ROTATIONS, valid_file_name
+from sequenzia.junefs import store
+
+
+def _checked(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return check(*args, **kwargs)
+    except BadJob as e:
+        raise ApiError(400, str(e)) from None
+
+
+def public_record(record: dict[str, Any]) -> dict[str, Any]:
+    """Discord ids as strings: they do not fit a JavaScript number."""
+    shown = dict(record)
+    for key in ("message_id", "channel_id", "server_id"):
+        if shown.get(key) is not None:
+            shown[key] = str(shown[key])
+    shown["pinned"] = bool(shown.get("pinned"))
+    return shown
+
+
+class RecordsApi:
+    def __init__(self, database: Any, jobs: JobsApi) -> None:
+        self._db = database
+        self._jobs = jobs
+
+    async def _record(self, call: Call) -> dict[str, Any]:
+        eid = call.param_id("eid")
+        record = await self._db.runInteraction("record", store.record_by_eid, eid)
+        if record is None:
+            raise ApiError(404, f"there is no record {eid}")
+        if record["kind"] == "part":
+            raise ApiError(400, f"record {eid} is a part of a spanned file; act on the file")
+        return dict(record)
+
+    async def _channel(self, raw: Any, name: str = "channel_id") -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
+            raise ApiError(400, f"'{name}' must be a channel id (a whole number), not {raw!r}")
+        channel = await self._db.runInteraction("channel", store.channel_row, int(raw))
+        if channel is None or channel["deleted"] or channel["kind"] not in POSTABLE:
+            raise ApiError(404, f"there is no text channel {raw}")
+        return int(raw)
+
+    async def get(self, call: Call) -> tuple[int, Any]:
+        return 200, {"record": public_record(await self._record(call))}
+
+    async def edit(self, call: Call) -> tuple[int, Any]:
+        record, body = await self._record(call), call.body()
+        content = _checked(job_text, body, "content", required=True)
+        return await self._jobs.submit(call, "edit", {"eid": record["eid"], "content": content})
+
+    async def delete(self, call: Call) -> tuple[int, Any]:
+        record = await self._record(call)
+        return await self._jobs.submit(call, "delete", {"eid": record["eid"]})
+
+    async def move(self, call: Call) -> tuple[int, Any]:
+        record, body = await self._record(call), call.body()
+        target = await self._channel(body.get("channel_id"))
+        return await self._jobs.submit(call, "move", {"eid": record["eid"], "channel_id": target})
+
+    async def rename(self, call: Call) -> tuple[int, Any]:
+        record, body = await self._record(call), call.body()
+        name = _checked(valid_file_name, body.get("name"))
+        if record["kind"] not in ("file", "spanned"):
+            raise ApiError(400, f"record {record['eid']} has no file to rename")
+        return await self._jobs.submit(call, "rename", {"eid": record["eid"], "name": name})
+
+    async def archive(self, call: Call) -> tuple[int, Any]:
+        record = await self._record(call)
+        return await self._jobs.submit(call, "archive", {"eid": record["eid"]})
+
+    async def pin(self, call: Call) -> tuple[int, Any]:
+        record = await self._record(call)
+        return await self._jobs.submit(call, "pin", {"eid": record["eid"], "pinned": True})
+
+    async def unpin(self, call: Call) -> tuple[int, Any]:
+        record = await self._record(call)
+        return await self._jobs.submit(call, "pin", {"eid": record["eid"], "pinned": False})
+
+    async def rotate(self, call: Call) -> tuple[int, Any]:
+        record, body = await self._record(call), call.body()
+        degrees = body.get("degrees", 90)
+        if isinstance(degrees, bool) or degrees not in ROTATIONS:
+            raise ApiError(400, f"'degrees' must be 90, 180 or 270 (clockwise), not {degrees!r}")
+        if record["kind"] != "file" or not str(record["content_type"] or "").startswith("image/"):
+            raise ApiError(400, f"record {record['eid']} is not an image")
+        return await self._jobs.submit(call, "rotate", {"eid": record["eid"], "degrees": degrees})
+
+    async def post(self, call: Call) -> tuple[int, Any]:
+        channel_id = await self._channel(call.params["channel_id"])
+        content = _checked(job_text, call.body(), "content", required=True)
+        if not content.strip():
+            raise ApiError(400, "'content' must not be empty")
+        return await self._jobs.submit(call, "post", {"channel_id": channel_id, "content": content})
+
+    def routes(self) -> list[Route]:
+        text = {
+            "type": "object",
+            "required": ["content"],
+            "properties": {"content": {"type": "string", "maxLength": 2000}},
+        }
+        return [
+            Route("GET", "/records/{eid}", self.get, "read", "One record"),
+            Route("PATCH", "/records/{eid}", self.edit, "write", "Edit a record's text", text),
+            Route("DELETE", "/records/{eid}", self.delete, "write", "Delete a record (a spanned file: its header and every part)"),
+            Route("POST", "/records/{eid}/move", self.move, "write", "Move a record to another channel, keeping its eid", {"type": "object", "required": ["channel_id"], "properties": {"channel_id": {"type": "string"}}}),
+            Route("POST", "/records/{eid}/rename", self.rename, "write", "Rename a record's file, keeping its eid", {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 255}}}),
+            Route("POST", "/records/{eid}/archive", self.archive, "write", "Move a record to its server's archive channel"),
+            Route("POST", "/records/{eid}/pin", self.pin, "write", "Pin a record's message"),
+            Route("POST", "/records/{eid}/unpin", self.unpin, "write", "Unpin a record's message"),
+            Route("POST", "/records/{eid}/rotate", self.rotate, "write", "Rotate an image clockwise, keeping its eid", {"type": "object", "properties": {"degrees": {"enum": [90, 180, 270]}}}),
+            Route("POST", "/channels/{channel_id}/messages", self.post, "write", "Post a text message to a channel", text),
+        ]  # fmt: skip

@@ -1,0 +1,18 @@
+"""Assembling /api/v1 from its parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sequenzia.api.jobs import JobsApi
+from sequenzia.api.openapi import openapi_route
+from sequenzia.api.records import RecordsApi
+from sequenzia.api.router import ApiResource
+from sequenzia.authware.keys import KeyVerifier
+
+
+def build_api(database: Any, bus: Any, clock: Any) -> ApiResource:
+    jobs = JobsApi(database, bus, clock)
+    routes = [*jobs.routes(), *RecordsApi(database, jobs).routes()]
+    routes.append(openapi_route(routes))
+    return ApiResource(routes, KeyVerifier(database, clock))

@@ -1,0 +1,1 @@
+"""AuthWare: who is asking (sessions, static and API keys) and what they may do."""
