@@ -192,29 +192,19 @@ class JobExecutor:
 
     async def _post(self, job: Job) -> dict[str, Any]:
         p = job.payload
-        if "channel_ids" in p:
+        pick = "channel_ids" in p and "channel_id" not in p
+        if pick:
             pool = p["channel_ids"]
             if not isinstance(pool, list) or not pool:
                 raise BadJob("'channel_ids' must be a non-empty list of channel ids")
             channel_id = self._pick([job_int({"channel_id": c}, "channel_id") for c in pool])
         else:
             channel_id = job_int(p, "channel_id")
-        content, files = job_text(p, "content"), job_files(p)
-        if not content and not files:
-            raise BadJob("a post needs 'content' or 'files'")
-        for f in files:
-            size = Path(f.path).stat().st_size
-            if self._upload_limit and size > self._upload_limit:
-                raise BadJob(
-                    f"{f.filename} is {size} bytes, over the upload limit of "
-                    f"{self._upload_limit} bytes (discord.upload_limit_mib)"
-                )
+        # counted from the pick on, so that jobs starting together spread over the pool
         self._in_flight[channel_id] = self._in_flight.get(channel_id, 0) + 1
         self._last_used[channel_id] = self._clock.seconds()
         try:
-            message = await self._bridge.call(
-                operations.send_message, channel_id, content, files, f"sq{job.id}"
-            )
+            message = await self._send(job, channel_id, remember=pick)
         finally:
             self._in_flight[channel_id] -= 1
         await self._complete_with_message(job, message)
@@ -229,6 +219,37 @@ class JobExecutor:
                 raise BadJob(f"there is no record with eid {eid}")
             return int(record["channel_id"]), int(record["message_id"])
         return job_int(payload, "channel_id"), job_int(payload, "message_id")
+
+    async def _send(self, job: Job, channel_id: int, *, remember: bool) -> dict[str, Any]:
+        p = job.payload
+        content, files = job_text(p, "content"), job_files(p)
+        if not content and not files:
+            raise BadJob("a post needs 'content' or 'files'")
+        for f in files:
+            size = Path(f.path).stat().st_size
+            if self._upload_limit and size > self._upload_limit:
+                raise BadJob(
+                    f"{f.filename} is {size} bytes, over the upload limit of "
+                    f"{self._upload_limit} bytes (discord.upload_limit_mib)"
+                )
+        if remember:
+            # a re-run must post to the same channel, where Discord's nonce check can
+            # recognise the first attempt
+            p = {**p, "channel_id": channel_id}
+            await self._db.runInteraction("journal.remember", journal.remember, job.id, p)
+            job.payload.update(p)
+        nonce = f"sq{job.id}"
+        if job.attempts > 1:
+            # a re-run: the first attempt may have landed (and been mirrored) before a crash;
+            # Discord's own nonce check only looks back a few minutes
+            landed = await self._db.runInteraction("nonce", store.message_by_nonce, nonce)
+            if landed is not None:
+                message = await self._bridge.call(operations.get_message, *landed)
+                if message is not None:
+                    return dict(message)
+        return dict(
+            await self._bridge.call(operations.send_message, channel_id, content, files, nonce)
+        )
 
     async def _edit(self, job: Job) -> dict[str, Any]:
         content = job_text(job.payload, "content", required=True)

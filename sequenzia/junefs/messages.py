@@ -73,6 +73,7 @@ class MessageView:
     part: PartCaption | None = None
     header: HeaderCaption | None = None
     caption_error: str | None = None
+    nonce: str | None = None  # ours (sq<job id>) on messages Sequenzia posted
 
     @property
     def attachment(self) -> Attachment | None:
@@ -122,4 +123,5 @@ def read_message(msg: dict[str, Any]) -> MessageView:
         part=part,
         header=header,
         caption_error=caption_error,
+        nonce=str(msg["nonce"])[:64] if msg.get("nonce") is not None else None,
     )

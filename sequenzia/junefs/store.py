@@ -190,9 +190,19 @@ def upsert_record(txn: Any, view: MessageView, server_id: int | None = None) -> 
     """
     txn.execute(
         txn.engine.upsert(
-            "records", ["message_id"], RECORD_COLUMNS, insert_only=["indexed_ts", "rand_key"]
+            "records",
+            ["message_id"],
+            RECORD_COLUMNS,
+            # history pages carry no nonce: a reindex must not erase the one we recorded
+            insert_only=["indexed_ts", "rand_key", "nonce"],
         ),
-        (view.message_id, *_record_values(view, server_id), _now(), random.randrange(2**31)),
+        (
+            view.message_id,
+            *_record_values(view, server_id),
+            _now(),
+            random.randrange(2**31),
+            view.nonce,
+        ),
     )
     txn.execute("SELECT eid FROM records WHERE message_id = ?", (view.message_id,))
     return int(txn.fetchone()[0])
@@ -216,6 +226,13 @@ RECORD_FIELDS = (
     "eid", "message_id", "channel_id", "server_id", "kind", "content", "attachment_name",
     "attachment_size", "content_type", "file_id", "pinned",
 )  # fmt: skip
+
+
+def message_by_nonce(txn: Any, nonce: str) -> tuple[int, int] | None:
+    """(channel, message) of the message we posted with this nonce, if it was recorded."""
+    txn.execute("SELECT channel_id, message_id FROM records WHERE nonce = ?", (nonce,))
+    row = txn.fetchone()
+    return (int(row[0]), int(row[1])) if row else None
 
 
 def record_by_eid(txn: Any, eid: int) -> dict[str, Any] | None:

@@ -241,3 +241,41 @@ async def test_posts_to_a_pool_spread_over_its_channels(
         assert job.state == "failed" and "non-empty list" in job.last_error
     finally:
         await io.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_rerun_finds_its_first_post_in_the_index_when_discord_would_not(
+    tmp_path, database: Database, devcord: Devcord
+) -> None:
+    """Discord's nonce check looks back minutes only; the index remembers the nonce for good."""
+    io = await run_io(tmp_path, database, devcord)
+    try:
+        from sequenzia.discordio import operations
+
+        guild = int(devcord.info["guild_id"])
+        first = devcord.text_channel_id()
+        other = int((await io.bridge.call(operations.create_channel, guild, "other"))["id"])
+        job = await settled(
+            database,
+            await database.runInteraction(
+                "e", journal.enqueue, "post", {"channel_id": first, "content": "once"}
+            ),
+        )
+        assert job.state == "done", job.last_error
+
+        def rerun_elsewhere(txn) -> None:  # type: ignore[no-untyped-def]
+            # as if the crash came before Discord's window closed and the nonce check
+            # cannot see the first message (another channel here stands for "too late")
+            txn.execute(
+                "UPDATE io_jobs SET state = 'queued', payload = ? WHERE id = ?",
+                (json.dumps({"channel_id": other, "content": "once"}), job.id),
+            )
+
+        await database.runInteraction("rerun", rerun_elsewhere)
+        again = await settled(database, job.id)
+        assert again.state == "done" and again.attempts == 2, again
+        assert again.result["message_id"] == job.result["message_id"]
+        assert await channel_messages(devcord, other) == []
+        assert [m["content"] for m in await channel_messages(devcord, first)] == ["once"]
+    finally:
+        await io.stopService()
