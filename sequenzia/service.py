@@ -18,13 +18,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from twisted.application.service import IService, MultiService, Service
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort, IReactorCore, IReactorTime
 from twisted.logger import ILogObserver, Logger
 from twisted.python.components import Componentized
 
 from sequenzia.api.site import build_api
+from sequenzia.api.uploads import expire_uploads
 from sequenzia.authware.keys import ensure_owner_key
 from sequenzia.bus import Bus, LocalBus
 from sequenzia.config import Config, ConfigError, load_config
@@ -98,18 +99,22 @@ class WebService(Service):
         self._database = database
         self._bus = bus
         self.port: IListeningPort | None = None
+        self._sweeper: task.LoopingCall | None = None
 
     def startService(self) -> None:
         super().startService()
         database = self._database.database
         assert database is not None, "the database service starts before the web role"
         site = build_site(
-            self._checks, self._reactor, build_api(database, self._bus, self._reactor)
+            self._checks, self._reactor, build_api(database, self._bus, self._reactor, self._config)
         )
         database.runInteraction("keys.owner", ensure_owner_key, self._config.data_dir).addCallbacks(
             lambda path: self.log.info("owner key (scope admin) in {path}", path=str(path)),
             lambda f: self.log.failure("cannot write the owner key", f),
         )
+        self._sweeper = task.LoopingCall(self._sweep_uploads)
+        self._sweeper.clock = self._reactor
+        self._sweeper.start(60, now=False)
         endpoint = serverFromString(self._reactor, self._config.server.listen)
         listening = endpoint.listen(site)
         failure: list[Any] = []
@@ -141,7 +146,20 @@ class WebService(Service):
             host = f"[{host}]"
         return f"http://{host}:{getattr(address, 'port', '')}/"
 
+    def _sweep_uploads(self) -> defer.Deferred[None]:
+        database = self._database.database
+        staging_dir = self._config.data_dir / "staging" / "uploads"
+
+        def swept(count: int) -> None:
+            if count:
+                self.log.info("{count} abandoned upload(s) expired", count=count)
+
+        d = defer.ensureDeferred(expire_uploads(database, staging_dir)).addCallback(swept)
+        return d.addErrback(lambda f: self.log.failure("expiring uploads failed", f))
+
     async def _stop(self) -> None:
+        if self._sweeper is not None and self._sweeper.running:
+            self._sweeper.stop()
         if self.port is not None:
             await defer.maybeDeferred(self.port.stopListening)
             self.port = None

@@ -19,9 +19,15 @@ class JobsApi:
         self._bus = bus
         self._clock = clock
 
-    async def submit(self, call: Call, kind: str, payload: dict[str, Any]) -> tuple[int, Any]:
+    async def submit(
+        self,
+        call: Call,
+        kind: str,
+        payload: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> tuple[int, Any]:
         """Journal a job for the caller; 202 with it, or (with ?wait=S) its outcome."""
-        wait = call.query_int("wait", 0, 0, MAX_WAIT_S)
+        call.query_int("wait", 0, 0, MAX_WAIT_S)  # refuse a bad value before journalling
         key = call.request.getHeader("idempotency-key")
         if key is not None and not 0 < len(key) <= 100:
             raise ApiError(400, "the Idempotency-Key header must be 1 to 100 characters")
@@ -31,8 +37,13 @@ class JobsApi:
             kind,
             payload,
             priority=journal.INTERACTIVE,
-            idempotency_key=f"api:{key}" if key else None,
+            idempotency_key=idempotency_key or (f"api:{key}" if key else None),
         )
+        return await self.wait_for(call, job_id)
+
+    async def wait_for(self, call: Call, job_id: int) -> tuple[int, Any]:
+        """The job, once settled or when ?wait=S runs out: 200 settled, 202 not yet."""
+        wait = call.query_int("wait", 0, 0, MAX_WAIT_S)
         job = await self._db.runInteraction("journal.get", journal.get, job_id)
         deadline = self._clock.seconds() + wait
         while job.state not in ("done", "failed") and self._clock.seconds() < deadline:

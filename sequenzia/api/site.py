@@ -8,11 +8,17 @@ from sequenzia.api.jobs import JobsApi
 from sequenzia.api.openapi import openapi_route
 from sequenzia.api.records import RecordsApi
 from sequenzia.api.router import ApiResource
+from sequenzia.api.uploads import UploadsApi
 from sequenzia.authware.keys import KeyVerifier
+from sequenzia.config import Config
 
 
-def build_api(database: Any, bus: Any, clock: Any) -> ApiResource:
+def build_api(database: Any, bus: Any, clock: Any, config: Config) -> ApiResource:
     jobs = JobsApi(database, bus, clock)
-    routes = [*jobs.routes(), *RecordsApi(database, jobs).routes()]
+    routes = [
+        *jobs.routes(),
+        *RecordsApi(database, jobs).routes(),
+        *UploadsApi(database, jobs, config).routes(),
+    ]
     routes.append(openapi_route(routes))
     return ApiResource(routes, KeyVerifier(database, clock))

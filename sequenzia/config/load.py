@@ -25,6 +25,7 @@ from sequenzia.config.schema import (
     DiscordSection,
     LoggingSection,
     ServerSection,
+    SpansSection,
 )
 
 
@@ -38,6 +39,7 @@ class Config:
     database: DatabaseSection
     bus: BusSection
     discord: DiscordSection
+    spans: SpansSection
     devcord: DevcordSection
     logging: LoggingSection
     source: str  # the file read, or "defaults"

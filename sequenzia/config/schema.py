@@ -182,10 +182,33 @@ class DiscordSection:
         "Name of each server's archive channel (archiving moves a record there); created when missing.",
         check=lambda name: None if 0 < len(name) <= 100 else "a name of 1 to 100 characters",
     )
-    upload_limit_mib: int = key(
+    file_limit_mib: int = key(
+        20,
+        "Discord's per-attachment limit for your servers in MiB (20 today; more with boosts). "
+        "Lowered per server, automatically, when Discord refuses a part as too large.",
+        check=int_range(1, 500),
+    )
+    request_limit_mib: int = key(
+        25,
+        "Discord's limit on one message request in MiB, all attachments together (25 today).",
+        check=int_range(1, 500),
+    )
+
+
+@dataclass(frozen=True)
+class SpansSection:
+    """Spanned files: files larger than one attachment, stored as parts plus a header."""
+
+    part_size_mib: int = key(
         0,
-        "Largest attachment Sequenzia sends, in MiB. 0: the server's own limit as Discord reports it.",
+        "Part size in MiB. 0: the largest Discord's limits allow (discord.file_limit_mib and "
+        "request_limit_mib).",
         check=int_range(0, 500),
+    )
+    upload_expiry_hours: int = key(
+        24,
+        "An upload not completed within this many hours is abandoned: its staged parts are removed.",
+        check=int_range(1, 24 * 30),
     )
 
 
@@ -219,6 +242,7 @@ SECTIONS: dict[str, type] = {
     "database": DatabaseSection,
     "bus": BusSection,
     "discord": DiscordSection,
+    "spans": SpansSection,
     "devcord": DevcordSection,
     "logging": LoggingSection,
 }

@@ -26,6 +26,7 @@ from sequenzia.discordio.indexing import index_message
 from sequenzia.discordio.journal import Job
 from sequenzia.discordio.payload import BadJob, job_files, job_int, job_text
 from sequenzia.discordio.relocate import Relocator
+from sequenzia.discordio.spanning import Spanner
 from sequenzia.junefs import store
 from sequenzia.spans import store as spans
 
@@ -69,7 +70,6 @@ class JobExecutor:
         poll_s: float = 1.0,
         breaker: InvalidRequestBreaker | None = None,
         staging_dir: Path,
-        upload_limit: int = 0,
         on_settled: Callable[[Job, str], None] | None = None,
     ) -> None:
         self._db = database
@@ -86,7 +86,6 @@ class JobExecutor:
         self.breaker = breaker or InvalidRequestBreaker(clock.seconds)
         self._loop: task.LoopingCall | None = None
         self._claiming = False
-        self._upload_limit = upload_limit
         self._on_settled = on_settled or (lambda job, state: None)
         relocator = Relocator(database, bridge, staging_dir, self._pick)
         self.operations: dict[str, Operation] = {
@@ -98,6 +97,7 @@ class JobExecutor:
             "rename": relocator.rename,
             "archive": relocator.archive,
             "rotate": relocator.rotate,
+            "store_upload": Spanner(database, bridge, self._pick).store_upload,
             "reindex": self._reindex,
         }
 
@@ -225,13 +225,6 @@ class JobExecutor:
         content, files = job_text(p, "content"), job_files(p)
         if not content and not files:
             raise BadJob("a post needs 'content' or 'files'")
-        for f in files:
-            size = Path(f.path).stat().st_size
-            if self._upload_limit and size > self._upload_limit:
-                raise BadJob(
-                    f"{f.filename} is {size} bytes, over the upload limit of "
-                    f"{self._upload_limit} bytes (discord.upload_limit_mib)"
-                )
         if remember:
             # a re-run must post to the same channel, where Discord's nonce check can
             # recognise the first attempt

@@ -7,6 +7,7 @@ documents them, never discord.py models. Call them through `DiscordBridge.call`.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -28,10 +29,12 @@ REFRESH_BATCH = 50
 
 @dataclass(frozen=True)
 class OutgoingFile:
-    """A file to attach: its bytes are on (shared) disk, named as Discord should show it."""
+    """A file to attach, named as Discord should show it: on (shared) disk, or in memory
+    (`data`, a part already read and hashed off the reactor thread)."""
 
     path: str
     filename: str
+    data: bytes | None = None
 
 
 async def send_message(
@@ -45,7 +48,8 @@ async def send_message(
     opened: list[discord.File] = []
     try:
         for outgoing in files or []:
-            opened.append(discord.File(Path(outgoing.path), filename=outgoing.filename))
+            source = io.BytesIO(outgoing.data) if outgoing.data is not None else Path(outgoing.path)
+            opened.append(discord.File(source, filename=outgoing.filename))
         with handle_message_parameters(
             content=content or None, files=opened or discord.utils.MISSING, nonce=nonce
         ) as params:

@@ -127,7 +127,6 @@ class DiscordIOService(Service):
                 holder=self.holder,
                 may_write=lambda: lease.held and bridge.connected,
                 staging_dir=self._config.data_dir / "staging" / "io",
-                upload_limit=self._config.discord.upload_limit_mib * 1024 * 1024,
                 on_settled=self._announce,
             )
             self.executor.start()

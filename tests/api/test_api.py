@@ -16,6 +16,7 @@ from twisted.web.server import Site
 from sequenzia.api.site import build_api
 from sequenzia.authware import keys
 from sequenzia.bus import LocalBus
+from sequenzia.config import load_config
 from sequenzia.db.pool import Database
 from sequenzia.discordio import journal
 from sequenzia.discordio.submit import SETTLED_TOPIC
@@ -49,7 +50,9 @@ class Api:
 
 async def serve(tmp_path, database: Database, bus: LocalBus) -> AsyncIterator[Api]:  # type: ignore[misc]
     path = await database.runInteraction("owner", keys.ensure_owner_key, tmp_path)
-    site = build_site({}, reactor, build_api(database, bus, reactor))
+    site = build_site(
+        {}, reactor, build_api(database, bus, reactor, load_config(env={}, cwd=tmp_path))
+    )
     assert isinstance(site, Site)
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
     try:
