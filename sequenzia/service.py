@@ -128,6 +128,11 @@ class WebService(Service):
 
     def _listening(self, port: IListeningPort) -> None:
         self.port = port
+        # where local clients (sequenzia upload ...) find this server, with owner.key beside it
+        try:
+            (self._config.data_dir / "server.url").write_text(self.url + "\n")
+        except OSError as e:
+            self.log.warn("cannot write server.url: {error}", error=e)
         self.log.info(
             "Sequenzia is listening at {url}", url=self.url, listen=self._config.server.listen
         )

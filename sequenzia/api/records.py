@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from sequenzia.api.jobs import JobsApi
 from sequenzia.api.router import ApiError, Call, Route
 from sequenzia.discordio.payload import BadJob, job_text
 from sequenzia.discordio.relocate import POSTABLE, ROTATIONS, valid_file_name
 from sequenzia.junefs import store
+from sequenzia.spans import store as spans
 
 
 def _checked(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -56,7 +58,30 @@ class RecordsApi:
         return int(raw)
 
     async def get(self, call: Call) -> tuple[int, Any]:
-        return 200, {"record": public_record(await self._record(call))}
+        record = public_record(await self._record(call))
+        file = None
+        if record["kind"] == "spanned" and record["file_id"]:
+            header = await self._db.runInteraction("file", spans.spanned_file, record["file_id"])
+            if header is not None:
+                file = {k: header[k] for k in ("name", "size", "xxh3_128", "part_count")}
+        elif record["attachment_name"] is not None:
+            file = {
+                "name": record["attachment_name"],
+                "size": record["attachment_size"],
+                "xxh3_128": record["xxh3_128"],
+                "part_count": 1,
+            }
+        if file is not None:
+            file["url"] = f"/f/{record['eid']}/{quote(str(file['name']), safe='')}"
+        return 200, {"record": {**record, "file": file}}
+
+    async def channels(self, call: Call) -> tuple[int, Any]:
+        rows = await self._db.runInteraction("channels", store.list_channels, call.query("name"))
+        for row in rows:
+            for key in ("id", "server_id", "parent_id"):
+                row[key] = str(row[key]) if row[key] is not None else None
+            row["nsfw"], row["is_data"] = bool(row["nsfw"]), bool(row["is_data"])
+        return 200, {"channels": rows}
 
     async def edit(self, call: Call) -> tuple[int, Any]:
         record, body = await self._record(call), call.body()
@@ -123,5 +148,6 @@ class RecordsApi:
             Route("POST", "/records/{eid}/pin", self.pin, "write", "Pin a record's message"),
             Route("POST", "/records/{eid}/unpin", self.unpin, "write", "Unpin a record's message"),
             Route("POST", "/records/{eid}/rotate", self.rotate, "write", "Rotate an image clockwise, keeping its eid", {"type": "object", "properties": {"degrees": {"enum": [90, 180, 270]}}}),
+            Route("GET", "/channels", self.channels, "read", "Channels (filter by ?name=)"),
             Route("POST", "/channels/{channel_id}/messages", self.post, "write", "Post a text message to a channel", text),
         ]  # fmt: skip

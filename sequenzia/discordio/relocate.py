@@ -177,7 +177,7 @@ class Relocator:
             finally:
                 await threads.deferToThread(shutil.rmtree, staging, True)
             await self._db.runInteraction(
-                "relocate.repoint", _repoint, eid, posted, int(channel["server_id"])
+                "relocate.repoint", _repoint, eid, posted, int(channel["server_id"]), bool(degrees)
             )
             new_message, new_channel = int(posted["id"]), target
         else:
@@ -277,8 +277,12 @@ class Relocator:
         return result
 
 
-def _repoint(txn: Any, eid: int, message: dict[str, Any], server_id: int) -> None:
+def _repoint(
+    txn: Any, eid: int, message: dict[str, Any], server_id: int, new_bytes: bool = False
+) -> None:
     view = read_message(message)
     store.repoint_record(txn, eid, view, server_id)
+    if new_bytes:  # a rotated image: the hash we knew is not this file's
+        txn.execute("UPDATE records SET xxh3_128 = NULL WHERE eid = ?", (eid,))
     if view.header is not None:
         spans.upsert_header(txn, view, eid)

@@ -110,7 +110,13 @@ class Spanner:
             [operations.OutgoingFile(str(path), str(upload["name"]), data)],
             f"sq{job.id}",
         )
-        return int(await self._db.runInteraction("index", index_message, message, server_id))
+
+        def index(txn: Any) -> int:
+            eid = index_message(txn, message, server_id)
+            store.set_record_hash(txn, eid, digest)
+            return eid
+
+        return int(await self._db.runInteraction("index", index))
 
     async def _store_spanned(
         self, job: Job, upload: dict[str, Any], path: Path, plan: SpanPlan, server_id: int

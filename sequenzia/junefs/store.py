@@ -224,7 +224,7 @@ def repoint_record(txn: Any, eid: int, view: MessageView, server_id: int) -> Non
 
 RECORD_FIELDS = (
     "eid", "message_id", "channel_id", "server_id", "kind", "content", "attachment_name",
-    "attachment_size", "content_type", "file_id", "pinned",
+    "attachment_size", "content_type", "file_id", "pinned", "xxh3_128",
 )  # fmt: skip
 
 
@@ -235,6 +235,11 @@ def message_by_nonce(txn: Any, nonce: str) -> tuple[int, int] | None:
     return (int(row[0]), int(row[1])) if row else None
 
 
+def set_record_hash(txn: Any, eid: int, xxh3_128: str) -> None:
+    """The whole-file hash of a record's attachment, known when we uploaded it."""
+    txn.execute("UPDATE records SET xxh3_128 = ? WHERE eid = ?", (xxh3_128, eid))
+
+
 def record_by_eid(txn: Any, eid: int) -> dict[str, Any] | None:
     txn.execute(
         f"SELECT {', '.join(RECORD_FIELDS)} FROM records WHERE eid = ?",  # noqa: S608
@@ -242,6 +247,18 @@ def record_by_eid(txn: Any, eid: int) -> dict[str, Any] | None:
     )
     row = txn.fetchone()
     return dict(zip(RECORD_FIELDS, row, strict=True)) if row else None
+
+
+def list_channels(txn: Any, name: str | None = None) -> list[dict[str, Any]]:
+    """Channels that are not deleted, by server and position; optionally one name."""
+    keys = ("id", "server_id", "parent_id", "kind", "name", "nsfw", "is_data")
+    sql = f"SELECT {', '.join(keys)} FROM channels WHERE deleted = 0"  # noqa: S608
+    args: tuple[Any, ...] = ()
+    if name is not None:
+        sql += " AND name = ?"
+        args = (name,)
+    txn.execute(sql + " ORDER BY server_id, position, id", args)
+    return [dict(zip(keys, row, strict=True)) for row in txn.fetchall()]
 
 
 def server_row(txn: Any, server_id: int) -> dict[str, Any] | None:

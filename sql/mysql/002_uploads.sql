@@ -30,3 +30,7 @@ CREATE TABLE upload_parts (
   received_ts BIGINT NOT NULL,
   PRIMARY KEY (upload_id, idx)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The whole file's hash of a record's attachment when Sequenzia uploaded it (spanned files
+-- keep theirs in spanned_files): downloads verify against it.
+ALTER TABLE records ADD COLUMN xxh3_128 CHAR(32) NULL;

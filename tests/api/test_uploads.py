@@ -123,6 +123,8 @@ async def test_round_trips_at_the_edges_of_the_part_size(
     try:
         async for client in serve(tmp_path, database, bus):
             channel = devcord.text_channel_id()
+            status, listed = await client.call("GET", "/channels?name=data-0")
+            assert [c["is_data"] for c in listed["channels"]] == [True]
             for size in (0, 1, MiB - 1, MiB, MiB + 1, 3 * MiB + 5):
                 data = os.urandom(size)
                 body = await client.upload(f"file-{size}.bin", data, channel, order="reverse")
@@ -131,6 +133,14 @@ async def test_round_trips_at_the_edges_of_the_part_size(
                 record = await database.runInteraction("r", store.record_by_eid, eid)
                 assert record["kind"] == ("spanned" if size > MiB else "file"), (size, record)
                 assert await stored_bytes(io, database, eid) == data, size
+                status, shown = await client.call("GET", f"/records/{eid}")
+                assert shown["record"]["file"] == {
+                    "name": f"file-{size}.bin",
+                    "size": size,
+                    "xxh3_128": xxh3_128_hex(data),
+                    "part_count": -(-size // MiB) if size > MiB else 1,
+                    "url": f"/f/{eid}/file-{size}.bin",
+                }
                 if size > MiB:
                     header = await database.runInteraction(
                         "f", spans.spanned_file, record["file_id"]
