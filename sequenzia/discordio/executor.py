@@ -25,6 +25,7 @@ from sequenzia.discordio.breaker import InvalidRequestBreaker
 from sequenzia.discordio.indexing import index_message
 from sequenzia.discordio.journal import Job
 from sequenzia.discordio.payload import BadJob, job_files, job_int, job_text
+from sequenzia.discordio.refresher import refresh_rows
 from sequenzia.discordio.relocate import Relocator
 from sequenzia.discordio.spanning import Spanner
 from sequenzia.junefs import store
@@ -99,6 +100,7 @@ class JobExecutor:
             "rotate": relocator.rotate,
             "store_upload": Spanner(database, bridge, self._pick).store_upload,
             "reindex": self._reindex,
+            "refresh": self._refresh,
         }
 
     def start(self) -> None:
@@ -342,6 +344,19 @@ class JobExecutor:
                 "reindex.prune", _prune_channel, channel_id, seen
             )
         result = {"channels": len(channel_ids), "messages": messages, "removed": removed}
+        await self._db.runInteraction("journal.complete", journal.complete, job.id, result)
+        return result
+
+    async def _refresh(self, job: Job) -> dict[str, Any]:
+        """Fresh signed URLs for one record (`eid`) or one spanned file (`file_id`)."""
+        p = job.payload
+        if "eid" in p:
+            done = await refresh_rows(self._db, self._bridge, eid=job_int(p, "eid"))
+        elif isinstance(p.get("file_id"), str):
+            done = await refresh_rows(self._db, self._bridge, file_id=p["file_id"])
+        else:
+            raise BadJob("a refresh needs 'eid' or 'file_id'")
+        result = {"refreshed": done}
         await self._db.runInteraction("journal.complete", journal.complete, job.id, result)
         return result
 

@@ -36,10 +36,15 @@ class Home(Resource):
 
 
 def build_site(
-    checks: Mapping[str, ReadinessCheck], clock: IReactorTime, api: IResource | None = None
+    checks: Mapping[str, ReadinessCheck],
+    clock: IReactorTime,
+    api: IResource | None = None,
+    files: IResource | None = None,
 ) -> Site:
-    """The web role's Site: health endpoints, the JSON API and a placeholder home page."""
+    """The web role's Site: health endpoints, the JSON API, /f/ links and a home page."""
     root = Home()
+    if files is not None:
+        root.putChild(b"f", files)
     if api is not None:
         versions = Resource()
         versions.putChild(b"v1", api)
