@@ -17,9 +17,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from twisted.internet import defer, task
+from twisted.internet import defer, task, threads
 from twisted.logger import Logger
 
+from cds.cache import SpanCache
 from sequenzia.discordio import journal, operations
 from sequenzia.discordio.breaker import InvalidRequestBreaker
 from sequenzia.discordio.indexing import index_message
@@ -71,6 +72,7 @@ class JobExecutor:
         poll_s: float = 1.0,
         breaker: InvalidRequestBreaker | None = None,
         staging_dir: Path,
+        cache_dir: Path | None = None,
         on_settled: Callable[[Job, str], None] | None = None,
     ) -> None:
         self._db = database
@@ -87,6 +89,7 @@ class JobExecutor:
         self.breaker = breaker or InvalidRequestBreaker(clock.seconds)
         self._loop: task.LoopingCall | None = None
         self._claiming = False
+        self._cache_dir = cache_dir
         self._on_settled = on_settled or (lambda job, state: None)
         relocator = Relocator(database, bridge, staging_dir, self._pick)
         self.operations: dict[str, Operation] = {
@@ -300,6 +303,10 @@ class JobExecutor:
             spans.forget_file(txn, file_id)
 
         await self._db.runInteraction("spans.forget", forget)
+        if self._cache_dir is not None:
+            # the shared span cache: a deleted file must not stay readable there
+            cache = SpanCache(self._cache_dir, budget_bytes=0)
+            await threads.deferToThread(cache.remove, file_id)
 
     async def _pin(self, job: Job) -> dict[str, Any]:
         p = job.payload

@@ -115,6 +115,7 @@ async def test_cold_then_warm_reads_through_nginx(
     try:
         async for lib in library(tmp_path, database, bus, nginx_dir / "cache", accel=True):
             nginx = run_nginx(lib.port, lib.cache_root)
+            lib.client = Client(nginx.url + "/api/v1", lib.client.key)  # uploads through Nginx too
             data = os.urandom(3 * MiB + 4321)
             record = await upload(lib, devcord, "holiday film.mkv", data)
             link = record["file"]["url"]
@@ -178,7 +179,8 @@ async def test_concurrent_cold_reads_share_one_assembly_and_ranges_work_without_
     bus = LocalBus()
     io = await run_io(tmp_path, database, devcord, bus)
     try:
-        async for lib in library(tmp_path, database, bus, tmp_path / "cache", accel=False):
+        # the io role's configuration puts the cache here too: a delete must reach it
+        async for lib in library(tmp_path, database, bus, tmp_path / "data" / "cache", accel=False):
             data = os.urandom(4 * MiB + 1)
             record = await upload(lib, devcord, "a.bin", data)
             assembler = lib.files._assembler
@@ -202,6 +204,13 @@ async def test_concurrent_cold_reads_share_one_assembly_and_ranges_work_without_
             assert len(fetched) == 5, "five parts, fetched once for four readers"
             response, body = await lib.get(link, {"Range": "bytes=-5"})
             assert response.code == 206 and body == data[-5:]
+            cached = lib.cache_root / record["file_id"][:2] / record["file_id"]
+            assert cached.is_file()
+            status, body = await lib.client.call("DELETE", f"/records/{record['eid']}?wait=30")
+            assert body["job"]["state"] == "done", body
+            assert not cached.exists(), "deleting a spanned file removes its cache file"
+            response, body = await lib.get(link)
+            assert response.code == 404
     finally:
         await io.stopService()
 
