@@ -28,7 +28,7 @@ from cds.cache import SpanCache
 from cds.site import build_cds
 from sequenzia.api.site import build_api
 from sequenzia.api.uploads import expire_uploads
-from sequenzia.authware.keys import ensure_owner_key
+from sequenzia.authware.keys import install_owner_key
 from sequenzia.bus import Bus, LocalBus
 from sequenzia.config import Config, ConfigError, load_config
 from sequenzia.db import migrations
@@ -115,7 +115,7 @@ class WebService(Service):
             build_api(database, self._bus, self._reactor, self._config),
             files,
         )
-        database.runInteraction("keys.owner", ensure_owner_key, self._config.data_dir).addCallbacks(
+        defer.ensureDeferred(install_owner_key(database, self._config.data_dir)).addCallbacks(
             lambda path: self.log.info("owner key (scope admin) in {path}", path=str(path)),
             lambda f: self.log.failure("cannot write the owner key", f),
         )

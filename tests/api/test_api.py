@@ -49,7 +49,7 @@ class Api:
 
 
 async def serve(tmp_path, database: Database, bus: LocalBus) -> AsyncIterator[Api]:  # type: ignore[misc]
-    path = await database.runInteraction("owner", keys.ensure_owner_key, tmp_path)
+    path = await keys.install_owner_key(database, tmp_path)
     site = build_site(
         {}, reactor, build_api(database, bus, reactor, load_config(env={}, cwd=tmp_path))
     )
@@ -65,11 +65,11 @@ async def serve(tmp_path, database: Database, bus: LocalBus) -> AsyncIterator[Ap
 async def test_the_owner_key_is_written_once_and_kept_in_step_with_the_database(
     tmp_path, database: Database
 ) -> None:
-    path = await database.runInteraction("owner", keys.ensure_owner_key, tmp_path)
+    path = await keys.install_owner_key(database, tmp_path)
     key = path.read_text().strip()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and key.startswith("sqk_")
     assert (await database.runInteraction("l", keys.lookup, key)).scope == "admin"
-    await database.runInteraction("owner", keys.ensure_owner_key, tmp_path)
+    await keys.install_owner_key(database, tmp_path)
     assert path.read_text().strip() == key
 
     def stored(txn: Any) -> list[str]:

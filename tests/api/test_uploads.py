@@ -85,7 +85,7 @@ async def serve(
     config = dataclasses.replace(
         config, spans=dataclasses.replace(config.spans, part_size_mib=part_mib)
     )
-    path = await database.runInteraction("owner", keys.ensure_owner_key, tmp_path)
+    path = await keys.install_owner_key(database, tmp_path)
     site = build_site({}, reactor, build_api(database, bus, reactor, config))
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
     try:

@@ -66,7 +66,7 @@ async def library(
         spans=dataclasses.replace(config.spans, part_size_mib=1),
         cds=dataclasses.replace(config.cds, cache_dir=str(cache_root), accel=accel),
     )
-    key_path = await database.runInteraction("owner", keys.ensure_owner_key, tmp_path)
+    key_path = await keys.install_owner_key(database, tmp_path)
     files, _ = build_cds(database, bus, reactor, config)
     site = build_site({}, reactor, build_api(database, bus, reactor, config), files)
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
