@@ -29,6 +29,7 @@ from sequenzia.discordio.payload import BadJob, job_files, job_int, job_text
 from sequenzia.discordio.refresher import refresh_rows
 from sequenzia.discordio.relocate import Relocator
 from sequenzia.discordio.spanning import Spanner
+from sequenzia.discordio.sweep import sweep_orphans
 from sequenzia.junefs import store
 from sequenzia.spans import store as spans
 
@@ -104,6 +105,7 @@ class JobExecutor:
             "store_upload": Spanner(database, bridge, self._pick).store_upload,
             "reindex": self._reindex,
             "refresh": self._refresh,
+            "gc": self._gc,
         }
 
     def start(self) -> None:
@@ -364,6 +366,18 @@ class JobExecutor:
         else:
             raise BadJob("a refresh needs 'eid' or 'file_id'")
         result = {"refreshed": done}
+        await self._db.runInteraction("journal.complete", journal.complete, job.id, result)
+        return result
+
+    async def _gc(self, job: Job) -> dict[str, Any]:
+        """Orphan parts in the data channels: reported, and deleted with 'apply'."""
+        p = job.payload
+        apply, min_age = p.get("apply", False), p.get("min_age_s", 3600)
+        if not isinstance(apply, bool):
+            raise BadJob(f"'apply' must be true or false, not {apply!r}")
+        if isinstance(min_age, bool) or not isinstance(min_age, int | float) or min_age < 0:
+            raise BadJob(f"'min_age_s' must be a number of seconds >= 0, not {min_age!r}")
+        result = await sweep_orphans(self._db, self._bridge, min_age_s=min_age, apply=apply)
         await self._db.runInteraction("journal.complete", journal.complete, job.id, result)
         return result
 
