@@ -184,9 +184,19 @@ class FileResource(Resource):
 
     async def _stream(self, request: Request, assembly: Assembly, ctype: str) -> None:
         await assembly.wait_beyond(0)
-        if assembly.error is not None and assembly.ready == 0:
+        if assembly.error is not None:  # nothing sent yet: say what is wrong
             raise Refused(502, str(assembly.error))
-        fd = await threads.deferToThread(_open_either, assembly, self._cache)
+        try:
+            fd = await threads.deferToThread(_open_either, assembly, self._cache)
+        except FileNotFoundError:
+            # between two names (published, or failing and discarded): wait for the end
+            while not assembly.finished:
+                await assembly.wait_beyond(assembly.size)
+            if assembly.error is not None:
+                raise Refused(502, str(assembly.error)) from None
+            fd = await threads.deferToThread(
+                os.open, self._cache.path(assembly.file_id), os.O_RDONLY
+            )
         try:
             request.setResponseCode(200)
             request.setHeader("Content-Type", ctype)
@@ -208,8 +218,18 @@ class FileResource(Resource):
                     raise OSError("the cache file is shorter than the assembly says")
                 request.write(chunk)
                 sent += len(chunk)
-            if not request._disconnected:
-                request.finish()
+            # the response ends only once the whole file is verified and published: a
+            # client that asks again at once finds it cached, and a whole-file mismatch
+            # still cuts the stream rather than ending it as if all were well
+            while not assembly.finished:
+                await assembly.wait_beyond(assembly.size)
+            if request._disconnected:
+                return
+            if assembly.error is not None:
+                self.log.error("stream cut: {error}", error=str(assembly.error))
+                request.loseConnection()
+                return
+            request.finish()
         finally:
             os.close(fd)
 
