@@ -13,11 +13,17 @@ import sys
 from collections.abc import Sequence
 
 from sequenzia import __version__
-from sequenzia.cli import db_commands, devcord_command, gc_command, reindex_command
+from sequenzia.cli import (
+    db_commands,
+    devcord_command,
+    gc_command,
+    keys_command,
+    reindex_command,
+)
 from sequenzia.cli.errors import CommandFailed, UsageProblem
 from sequenzia.config import ConfigError
 
-COMMAND_MODULES = (db_commands, devcord_command, reindex_command, gc_command)
+COMMAND_MODULES = (db_commands, devcord_command, reindex_command, gc_command, keys_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
