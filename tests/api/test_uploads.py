@@ -313,3 +313,38 @@ async def test_abandoned_uploads_expire(tmp_path, database: Database) -> None:
             "PUT", f"/uploads/{upload_id}/parts/0", raw=b"x" * 10, X_Xxh3_128="0" * 32
         )
         assert status == 409 and "expired" in body["error"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_spanned_image_gets_a_preview_on_its_header(
+    tmp_path, database: Database, devcord: Devcord
+) -> None:
+    import io as bytes_io
+
+    from PIL import Image
+
+    bus = LocalBus()
+    io = await run_io(tmp_path, database, devcord, bus)
+    try:
+        async for client in serve(tmp_path, database, bus):
+            picture = bytes_io.BytesIO()
+            Image.frombytes("RGB", (900, 700), os.urandom(900 * 700 * 3)).save(
+                picture, format="PNG"
+            )
+            data = picture.getvalue()
+            assert len(data) > MiB, "a spanned file"
+            body = await client.upload("noise.png", data, devcord.text_channel_id())
+            record = await database.runInteraction("r", store.record_by_eid, body["upload"]["eid"])
+            assert record["kind"] == "spanned" and record["attachment_name"] == "preview.jpg"
+            message = await io.bridge.call(
+                operations.get_message, record["channel_id"], record["message_id"]
+            )
+            preview = await io.bridge.call(operations.download, message["attachments"][0]["url"])
+            with Image.open(bytes_io.BytesIO(preview)) as shown:
+                assert shown.format == "JPEG" and shown.size == (640, 498)
+            assert await stored_bytes(io, database, record["eid"]) == data
+            other = await client.upload("notes.bin", os.urandom(MiB + 5), devcord.text_channel_id())
+            plain = await database.runInteraction("r", store.record_by_eid, other["upload"]["eid"])
+            assert plain["attachment_name"] is None, "no preview for what is not an image or video"
+    finally:
+        await io.stopService()
