@@ -61,6 +61,15 @@ async def serve(tmp_path, database: Database, bus: LocalBus) -> AsyncIterator[Ap
         await port.stopListening()
 
 
+def add_text_channel(txn: Any) -> None:
+    """Server 1 with text channel 2, as the mirror would have recorded them."""
+    txn.execute("INSERT INTO servers (id, name, created_ts, updated_ts) VALUES (1, 's', 0, 0)")
+    txn.execute(
+        "INSERT INTO channels (id, server_id, kind, name, created_ts, updated_ts)"
+        " VALUES (2, 1, 'text', 'c', 0, 0)"
+    )
+
+
 @pytest_twisted.ensureDeferred
 async def test_the_owner_key_is_written_once_and_kept_in_step_with_the_database(
     tmp_path, database: Database
@@ -161,13 +170,7 @@ async def test_bad_input_is_refused_before_anything_is_journalled(
     async for api in serve(tmp_path, database, LocalBus()):
 
         def add_record(txn: Any) -> int:
-            txn.execute(
-                "INSERT INTO servers (id, name, created_ts, updated_ts) VALUES (1, 's', 0, 0)"
-            )
-            txn.execute(
-                "INSERT INTO channels (id, server_id, kind, name, created_ts, updated_ts)"
-                " VALUES (2, 1, 'text', 'c', 0, 0)"
-            )
+            add_text_channel(txn)
             txn.execute(
                 "INSERT INTO records (message_id, channel_id, server_id, posted_ts, indexed_ts,"
                 " kind, attachment_name, content_type, rand_key)"

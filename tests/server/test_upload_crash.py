@@ -43,6 +43,16 @@ def call(
         return e.code, json.loads(e.read())
 
 
+def put_parts(api: str, key: str, upload: dict[str, Any], payload: bytes, indexes: range) -> None:
+    for n in indexes:
+        part = payload[n * MiB : (n + 1) * MiB]
+        headers = {"X-Xxh3-128": xxh3_128_hex(part)}
+        status, body = call(
+            api, key, "PUT", f"/uploads/{upload['id']}/parts/{n}", raw=part, headers=headers
+        )
+        assert status == 200, body
+
+
 def start(tmp_path: Path, data: Path, config: Path) -> tuple[Twistd, str, str]:
     server = Twistd(
         ["--listen", "tcp:0:interface=127.0.0.1", "--data", str(data), "--config", str(config)],
@@ -79,17 +89,7 @@ def test_kill_9_mid_upload_then_the_upload_resumes(tmp_path: Path) -> None:
         )  # fmt: skip
         assert status == 201, body
         upload = body["upload"]
-        for n in range(3):
-            part = payload[n * MiB : (n + 1) * MiB]
-            status, body = call(
-                api,
-                key,
-                "PUT",
-                f"/uploads/{upload['id']}/parts/{n}",
-                raw=part,
-                headers={"X-Xxh3-128": xxh3_128_hex(part)},
-            )
-            assert status == 200, body
+        put_parts(api, key, upload, payload, range(3))
     finally:
         server.proc.send_signal(signal.SIGKILL)
         server.finish()
@@ -99,17 +99,7 @@ def test_kill_9_mid_upload_then_the_upload_resumes(tmp_path: Path) -> None:
         api = base + "/api/v1"
         status, body = call(api, key, "GET", f"/uploads/{upload['id']}")
         assert body["upload"]["received"] == [0, 1, 2], "acknowledged parts survive the crash"
-        for n in range(3, upload["part_count"]):
-            part = payload[n * MiB : (n + 1) * MiB]
-            status, body = call(
-                api,
-                key,
-                "PUT",
-                f"/uploads/{upload['id']}/parts/{n}",
-                raw=part,
-                headers={"X-Xxh3-128": xxh3_128_hex(part)},
-            )
-            assert status == 200, body
+        put_parts(api, key, upload, payload, range(3, upload["part_count"]))
         status, body = call(api, key, "POST", f"/uploads/{upload['id']}/complete?wait=60")
         assert status == 200 and body["upload"]["state"] == "stored", body
         eid = body["upload"]["eid"]
