@@ -9,7 +9,8 @@
   cached. A part that cannot be had is a 502 naming it before the first byte, or a cut
   connection after it (the Content-Length then tells the client), never wrong bytes.
 
-Until AuthWare, a reader authenticates with `Authorization: Bearer KEY` (scope read).
+A reader authenticates with `Authorization: Bearer KEY` or a login session, and must be
+able to read the record's channel (else 404: a link does not reveal what it hides).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from twisted.web.server import NOT_DONE_YET, Request
 from cds.assembly import Assembler, Assembly
 from cds.audit import record_read
 from cds.cache import SpanCache
-from sequenzia.authware.keys import KeyGrant, KeyVerifier
+from sequenzia.authware.access import Authenticator, Identity
+from sequenzia.authware.sessions import COOKIE
 from sequenzia.junefs import store
 from sequenzia.spans import store as spans
 from sequenzia.web.jsonresponse import write_json
@@ -57,7 +59,7 @@ class FileResource(Resource):
     def __init__(
         self,
         database: Any,
-        verifier: KeyVerifier,
+        authenticator: Authenticator,
         cache: SpanCache,
         assembler: Assembler,
         refresh_record: Any,
@@ -66,7 +68,7 @@ class FileResource(Resource):
     ) -> None:
         super().__init__()
         self._db = database
-        self._verifier = verifier
+        self._auth = authenticator
         self._cache = cache
         self._assembler = assembler
         self._refresh_record = refresh_record
@@ -103,31 +105,40 @@ class FileResource(Resource):
             elif not request._disconnected:
                 request.loseConnection()
 
-    async def _grant(self, request: Request) -> KeyGrant:
-        header = (request.getHeader("authorization") or "").strip()
+    async def _identity(self, request: Request) -> Identity:
+        header = request.getHeader("authorization")
+        cookie = request.getCookie(COOKIE.encode())
         challenge = {"WWW-Authenticate": 'Bearer realm="sequenzia"'}
-        if not header.lower().startswith("bearer "):
+        if not header and not cookie:
             raise Refused(
-                401, "this link needs 'Authorization: Bearer KEY' (or a session)", challenge
+                401, "this link needs 'Authorization: Bearer KEY' or a login session", challenge
             )
-        grant = await self._verifier.verify(header[7:].strip())
-        if grant is None:
-            raise Refused(401, "the key is not valid (unknown or revoked)", challenge)
-        return grant
+        identity = await self._auth.identify(
+            header, cookie.decode("ascii", "replace") if cookie else None
+        )
+        if identity is None:
+            raise Refused(
+                401, "the key or session is not valid (unknown, revoked or ended)", challenge
+            )
+        return identity
 
     async def _answer(self, request: Request) -> None:
         path = [s.decode("utf-8", "replace") for s in request.postpath or []]
         if len(path) != 2 or not path[0].isdigit() or len(path[0]) > 20:
             raise Refused(404, "a file link is /f/<eid>/<name>")
-        grant = await self._grant(request)
+        who = await self._identity(request)
         eid = int(path[0])
         record = await self._db.runInteraction("record", store.record_by_eid, eid)
-        if record is None or record["kind"] not in ("file", "spanned"):
+        if (
+            record is None
+            or record["kind"] not in ("file", "spanned")
+            or not who.can_read(int(record["channel_id"]))
+        ):
             raise Refused(404, f"there is no file {eid}")
         download = request.args.get(b"download") == [b"1"]
         if record["kind"] == "file":
             url = await self._fresh_url(record)
-            await self._audit(request, grant, eid, int(record["attachment_size"] or 0), None)
+            await self._audit(request, who, eid, int(record["attachment_size"] or 0), None)
             request.setResponseCode(302)
             request.setHeader("Location", url)
             request.setHeader("Cache-Control", "private, no-store")
@@ -139,7 +150,7 @@ class FileResource(Resource):
         name = str(header["name"])
         ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
         cached = await threads.deferToThread(self._cache.lookup, str(header["id"]))
-        await self._audit(request, grant, eid, int(header["size"]), cached is not None)
+        await self._audit(request, who, eid, int(header["size"]), cached is not None)
         request.setHeader("Content-Disposition", disposition(name, download))
         request.setHeader("Cache-Control", "private, max-age=3600")
         if cached is None:
@@ -234,11 +245,11 @@ class FileResource(Resource):
             os.close(fd)
 
     async def _audit(
-        self, request: Request, grant: KeyGrant, eid: int, size: int, hit: bool | None
+        self, request: Request, who: Identity, eid: int, size: int, hit: bool | None
     ) -> None:
         ip = request.getClientAddress()
         await self._db.runInteraction(
-            "audit", record_read, grant, eid, size, hit, getattr(ip, "host", None)
+            "audit", record_read, who.user_id, who.key_id, eid, size, hit, getattr(ip, "host", None)
         )
 
 

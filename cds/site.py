@@ -10,6 +10,7 @@ from twisted.internet import task
 from cds.assembly import Assembler
 from cds.cache import SpanCache
 from cds.resource import FileResource
+from sequenzia.authware.access import Authenticator
 from sequenzia.authware.keys import KeyVerifier
 from sequenzia.config import Config
 from sequenzia.discordio import journal
@@ -54,7 +55,7 @@ def build_cds(
     assembler = Assembler(database, cache, fetch, renewal.file, parallel=config.cds.fetch_parallel)
     resource = FileResource(
         database,
-        KeyVerifier(database, clock),
+        Authenticator(database, KeyVerifier(database, clock), clock),
         cache,
         assembler,
         renewal.record,

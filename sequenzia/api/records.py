@@ -43,18 +43,32 @@ class RecordsApi:
     async def _record(self, call: Call) -> dict[str, Any]:
         eid = call.param_id("eid")
         record = await self._db.runInteraction("record", store.record_by_eid, eid)
-        if record is None:
+        if record is None or not call.who.can_read(int(record["channel_id"])):
             raise ApiError(404, f"there is no record {eid}")
         if record["kind"] == "part":
             raise ApiError(400, f"record {eid} is a part of a spanned file; act on the file")
         return dict(record)
 
-    async def _channel(self, raw: Any, name: str = "channel_id") -> int:
+    async def _writable(self, call: Call) -> dict[str, Any]:
+        """The record, if the caller may change it (write access to its channel)."""
+        record = await self._record(call)
+        if not call.who.can_write(int(record["channel_id"])):
+            raise ApiError(403, f"you may not change records in channel {record['channel_id']}")
+        return record
+
+    async def _channel(self, call: Call, raw: Any, name: str = "channel_id") -> int:
         if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
             raise ApiError(400, f"'{name}' must be a channel id (a whole number), not {raw!r}")
         channel = await self._db.runInteraction("channel", store.channel_row, int(raw))
-        if channel is None or channel["deleted"] or channel["kind"] not in POSTABLE:
+        if (
+            channel is None
+            or channel["deleted"]
+            or channel["kind"] not in POSTABLE
+            or not call.who.can_read(int(raw))
+        ):
             raise ApiError(404, f"there is no text channel {raw}")
+        if not call.who.can_write(int(raw)):
+            raise ApiError(403, f"you may not post to channel {raw}")
         return int(raw)
 
     async def get(self, call: Call) -> tuple[int, Any]:
@@ -77,6 +91,7 @@ class RecordsApi:
 
     async def channels(self, call: Call) -> tuple[int, Any]:
         rows = await self._db.runInteraction("channels", store.list_channels, call.query("name"))
+        rows = [row for row in rows if call.who.can_read(int(row["id"]))]
         for row in rows:
             for key in ("id", "server_id", "parent_id"):
                 row[key] = str(row[key]) if row[key] is not None else None
@@ -84,40 +99,40 @@ class RecordsApi:
         return 200, {"channels": rows}
 
     async def edit(self, call: Call) -> tuple[int, Any]:
-        record, body = await self._record(call), call.body()
+        record, body = await self._writable(call), call.body()
         content = _checked(job_text, body, "content", required=True)
         return await self._jobs.submit(call, "edit", {"eid": record["eid"], "content": content})
 
     async def delete(self, call: Call) -> tuple[int, Any]:
-        record = await self._record(call)
+        record = await self._writable(call)
         return await self._jobs.submit(call, "delete", {"eid": record["eid"]})
 
     async def move(self, call: Call) -> tuple[int, Any]:
-        record, body = await self._record(call), call.body()
-        target = await self._channel(body.get("channel_id"))
+        record, body = await self._writable(call), call.body()
+        target = await self._channel(call, body.get("channel_id"))
         return await self._jobs.submit(call, "move", {"eid": record["eid"], "channel_id": target})
 
     async def rename(self, call: Call) -> tuple[int, Any]:
-        record, body = await self._record(call), call.body()
+        record, body = await self._writable(call), call.body()
         name = _checked(valid_file_name, body.get("name"))
         if record["kind"] not in ("file", "spanned"):
             raise ApiError(400, f"record {record['eid']} has no file to rename")
         return await self._jobs.submit(call, "rename", {"eid": record["eid"], "name": name})
 
     async def archive(self, call: Call) -> tuple[int, Any]:
-        record = await self._record(call)
+        record = await self._writable(call)
         return await self._jobs.submit(call, "archive", {"eid": record["eid"]})
 
     async def pin(self, call: Call) -> tuple[int, Any]:
-        record = await self._record(call)
+        record = await self._writable(call)
         return await self._jobs.submit(call, "pin", {"eid": record["eid"], "pinned": True})
 
     async def unpin(self, call: Call) -> tuple[int, Any]:
-        record = await self._record(call)
+        record = await self._writable(call)
         return await self._jobs.submit(call, "pin", {"eid": record["eid"], "pinned": False})
 
     async def rotate(self, call: Call) -> tuple[int, Any]:
-        record, body = await self._record(call), call.body()
+        record, body = await self._writable(call), call.body()
         degrees = body.get("degrees", 90)
         if isinstance(degrees, bool) or degrees not in ROTATIONS:
             raise ApiError(400, f"'degrees' must be 90, 180 or 270 (clockwise), not {degrees!r}")
@@ -126,7 +141,7 @@ class RecordsApi:
         return await self._jobs.submit(call, "rotate", {"eid": record["eid"], "degrees": degrees})
 
     async def post(self, call: Call) -> tuple[int, Any]:
-        channel_id = await self._channel(call.params["channel_id"])
+        channel_id = await self._channel(call, call.params["channel_id"])
         content = _checked(job_text, call.body(), "content", required=True)
         if not content.strip():
             raise ApiError(400, "'content' must not be empty")

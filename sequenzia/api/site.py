@@ -9,6 +9,7 @@ from sequenzia.api.openapi import openapi_route
 from sequenzia.api.records import RecordsApi
 from sequenzia.api.router import ApiResource
 from sequenzia.api.uploads import UploadsApi
+from sequenzia.authware.access import Authenticator
 from sequenzia.authware.keys import KeyVerifier
 from sequenzia.config import Config
 
@@ -21,4 +22,4 @@ def build_api(database: Any, bus: Any, clock: Any, config: Config) -> ApiResourc
         *UploadsApi(database, jobs, config).routes(),
     ]
     routes.append(openapi_route(routes))
-    return ApiResource(routes, KeyVerifier(database, clock))
+    return ApiResource(routes, Authenticator(database, KeyVerifier(database, clock), clock))

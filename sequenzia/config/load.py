@@ -19,6 +19,7 @@ from typing import Any
 
 from sequenzia.config.schema import (
     SECTIONS,
+    AuthSection,
     BusSection,
     CdsSection,
     DatabaseSection,
@@ -42,6 +43,7 @@ class Config:
     discord: DiscordSection
     spans: SpansSection
     cds: CdsSection
+    auth: AuthSection
     devcord: DevcordSection
     logging: LoggingSection
     source: str  # the file read, or "defaults"

@@ -237,6 +237,28 @@ class CdsSection:
 
 
 @dataclass(frozen=True)
+class AuthSection:
+    """AuthWare: "Log in with Discord", sessions."""
+
+    client_id: str = key(
+        "",
+        "The Discord application's client id for OAuth2 login. Empty with no discord.token: "
+        "the embedded devcord's.",
+    )
+    client_secret: str = key(
+        "",
+        "The application's client secret. Prefer $SEQUENZIA_OAUTH_CLIENT_SECRET.",
+        env="SEQUENZIA_OAUTH_CLIENT_SECRET",
+    )
+    session_days: int = key(
+        30, "A login lasts this many days (then log in again).", check=int_range(1, 365)
+    )
+    logins_per_minute: int = key(
+        10, "Login attempts allowed per client address per minute.", check=int_range(1, 1000)
+    )
+
+
+@dataclass(frozen=True)
 class DevcordSection:
     """The embedded Discord emulator, used when discord.token is empty."""
 
@@ -268,6 +290,7 @@ SECTIONS: dict[str, type] = {
     "discord": DiscordSection,
     "spans": SpansSection,
     "cds": CdsSection,
+    "auth": AuthSection,
     "devcord": DevcordSection,
     "logging": LoggingSection,
 }
