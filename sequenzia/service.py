@@ -29,6 +29,7 @@ from cds.site import build_cds
 from sequenzia.api.site import build_api
 from sequenzia.api.uploads import expire_uploads
 from sequenzia.authware.keys import install_owner_key
+from sequenzia.authware.login import login_resources
 from sequenzia.bus import Bus, LocalBus
 from sequenzia.config import Config, ConfigError, load_config
 from sequenzia.db import migrations
@@ -114,6 +115,7 @@ class WebService(Service):
             self._reactor,
             build_api(database, self._bus, self._reactor, self._config),
             files,
+            login_resources(self._config, database, self._reactor),
         )
         defer.ensureDeferred(install_owner_key(database, self._config.data_dir)).addCallbacks(
             lambda path: self.log.info("owner key (scope admin) in {path}", path=str(path)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sequenzia.api.jobs import JobsApi
+from sequenzia.api.me import MeApi
 from sequenzia.api.openapi import openapi_route
 from sequenzia.api.records import RecordsApi
 from sequenzia.api.router import ApiResource
@@ -17,6 +18,7 @@ from sequenzia.config import Config
 def build_api(database: Any, bus: Any, clock: Any, config: Config) -> ApiResource:
     jobs = JobsApi(database, bus, clock)
     routes = [
+        *MeApi(database).routes(),
         *jobs.routes(),
         *RecordsApi(database, jobs).routes(),
         *UploadsApi(database, jobs, config).routes(),

@@ -40,11 +40,14 @@ def build_site(
     clock: IReactorTime,
     api: IResource | None = None,
     files: IResource | None = None,
+    children: Mapping[bytes, IResource] | None = None,
 ) -> Site:
     """The web role's Site: health endpoints, the JSON API, /f/ links and a home page."""
     root = Home()
     if files is not None:
         root.putChild(b"f", files)
+    for name, child in (children or {}).items():
+        root.putChild(name, child)
     if api is not None:
         versions = Resource()
         versions.putChild(b"v1", api)
