@@ -136,7 +136,8 @@ class FileResource(Resource):
         ):
             raise Refused(404, f"there is no file {eid}")
         download = request.args.get(b"download") == [b"1"]
-        if record["kind"] == "file":
+        preview = request.args.get(b"preview") == [b"1"] and record["kind"] == "spanned"
+        if record["kind"] == "file" or (preview and record["attachment_name"]):
             url = await self._fresh_url(record)
             await self._audit(request, who, eid, int(record["attachment_size"] or 0), None)
             request.setResponseCode(302)

@@ -6,6 +6,7 @@ job parked later; the executor checks again (jobs also come from other component
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +15,8 @@ from sequenzia.api.jobs import JobsApi
 from sequenzia.api.router import ApiError, Call, Route
 from sequenzia.discordio.payload import BadJob, job_text
 from sequenzia.discordio.relocate import POSTABLE, ROTATIONS, valid_file_name
+from sequenzia.gallery import store as gallery_store
+from sequenzia.gallery.query import QueryError, build, match_folder
 from sequenzia.junefs import store
 from sequenzia.spans import store as spans
 
@@ -32,6 +35,19 @@ def public_record(record: dict[str, Any]) -> dict[str, Any]:
         if shown.get(key) is not None:
             shown[key] = str(shown[key])
     shown["pinned"] = bool(shown.get("pinned"))
+    return shown
+
+
+def public_listing(row: dict[str, Any]) -> dict[str, Any]:
+    shown = public_record(row)
+    name = shown.get("name")
+    shown["url"] = f"/f/{shown['eid']}/{quote(str(name), safe='')}" if name else None
+    if shown["kind"] == "spanned" and shown.get("attachment_name"):
+        shown["preview_url"] = f"{shown['url']}?preview=1"
+    elif str(shown.get("content_type") or "").startswith("image/"):
+        shown["preview_url"] = shown["url"]
+    else:
+        shown["preview_url"] = None
     return shown
 
 
@@ -88,6 +104,29 @@ class RecordsApi:
         if file is not None:
             file["url"] = f"/f/{record['eid']}/{quote(str(file['name']), safe='')}"
         return 200, {"record": {**record, "file": file}}
+
+    async def list_records(self, call: Call) -> tuple[int, Any]:
+        who = call.who
+        params = {
+            k.decode(): v[-1].decode("utf-8", "replace") for k, v in call.request.args.items()
+        }
+        channels = await self._db.runInteraction(
+            "folders", gallery_store.folders, params.get("q") and True
+        )
+        try:
+            query = build(
+                params,
+                lambda path: match_folder(path, channels),
+                int(time.time() * 1000),
+                who.user_id,
+            )
+        except QueryError as e:
+            raise ApiError(400, f"parameter '{e.parameter}' {e.message}") from None
+        readable = None if who.everything else who.readable
+        rows, following = await self._db.runInteraction(
+            "records", gallery_store.list_records, query, readable
+        )
+        return 200, {"records": [public_listing(r) for r in rows], "next": following}
 
     async def channels(self, call: Call) -> tuple[int, Any]:
         rows = await self._db.runInteraction("channels", store.list_channels, call.query("name"))
@@ -154,6 +193,7 @@ class RecordsApi:
             "properties": {"content": {"type": "string", "maxLength": 2000}},
         }
         return [
+            Route("GET", "/records", self.list_records, "read", "Records matching a query (q, days, from, to, media, ratio, minres, fav, sort, seed, reverse, limit, cursor)"),
             Route("GET", "/records/{eid}", self.get, "read", "One record"),
             Route("PATCH", "/records/{eid}", self.edit, "write", "Edit a record's text", text),
             Route("DELETE", "/records/{eid}", self.delete, "write", "Delete a record (a spanned file: its header and every part)"),
