@@ -28,13 +28,15 @@ from cds.cache import SpanCache
 from cds.site import build_cds
 from sequenzia.api.site import build_api
 from sequenzia.api.uploads import expire_uploads
-from sequenzia.authware.keys import install_owner_key
+from sequenzia.authware.access import Authenticator
+from sequenzia.authware.keys import KeyVerifier, install_owner_key
 from sequenzia.authware.login import login_resources
 from sequenzia.bus import Bus, LocalBus
 from sequenzia.config import Config, ConfigError, load_config
 from sequenzia.db import migrations
 from sequenzia.db.pool import Database
 from sequenzia.db.url import parse_database_url
+from sequenzia.gallery.pages import GalleryPages
 from sequenzia.logging import make_observer
 from sequenzia.web.site import build_site
 
@@ -110,12 +112,16 @@ class WebService(Service):
         database = self._database.database
         assert database is not None, "the database service starts before the web role"
         files, self._cache = build_cds(database, self._bus, self._reactor, self._config)
+        authenticator = Authenticator(database, KeyVerifier(database, self._reactor), self._reactor)
         site = build_site(
             self._checks,
             self._reactor,
             build_api(database, self._bus, self._reactor, self._config),
             files,
-            login_resources(self._config, database, self._reactor),
+            {
+                **login_resources(self._config, database, self._reactor),
+                **GalleryPages(database, authenticator).resources(),
+            },
         )
         defer.ensureDeferred(install_owner_key(database, self._config.data_dir)).addCallbacks(
             lambda path: self.log.info("owner key (scope admin) in {path}", path=str(path)),

@@ -6,7 +6,6 @@ import time
 from collections.abc import Mapping
 
 from twisted.internet.interfaces import IReactorTime
-from twisted.web import pages
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
@@ -25,14 +24,15 @@ _HOME = """<!doctype html>
 
 
 class Home(Resource):
+    isLeaf = True
+
     def render_GET(self, request: Request) -> bytes:
+        if request.postpath not in ([], [b""]):
+            request.setResponseCode(404)
+            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+            return b"There is nothing at this address."
         request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
         return _HOME.format(version=__version__).encode()
-
-    def getChild(self, path: bytes, request: Request) -> IResource:
-        if path == b"":
-            return self
-        return pages.notFound("No such page", "There is nothing at this address.")
 
 
 def build_site(
@@ -43,7 +43,8 @@ def build_site(
     children: Mapping[bytes, IResource] | None = None,
 ) -> Site:
     """The web role's Site: health endpoints, the JSON API, /f/ links and a home page."""
-    root = Home()
+    root = Resource()
+    root.putChild(b"", Home())  # until the gallery's pages are given
     if files is not None:
         root.putChild(b"f", files)
     for name, child in (children or {}).items():
