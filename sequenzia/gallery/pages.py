@@ -239,7 +239,7 @@ class GalleryPages:
         self, database: Any, authenticator: Authenticator, root: Path | None = None
     ) -> None:
         self.db = database
-        self._auth = authenticator
+        self.authenticator = authenticator
         self.root = root or web_root()
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.root / "templates"),
@@ -249,7 +249,7 @@ class GalleryPages:
 
     async def identify(self, request: Request) -> Identity | None:
         cookie = request.getCookie(COOKIE.encode())
-        return await self._auth.identify(
+        return await self.authenticator.identify(
             request.getHeader("authorization"),
             cookie.decode("ascii", "replace") if cookie else None,
         )
@@ -286,11 +286,14 @@ class GalleryPages:
         return [_shown(r) for r in rows], following
 
     def resources(self) -> dict[bytes, Resource]:
+        from sequenzia.gallery.feeds import feed_resource  # feeds build on these pages
+
         return {
             b"": Home(self),
             b"gallery": Gallery(self),
             b"item": Item(self),
             b"static": static.File(str(self.root / "static")),
+            b"feed": feed_resource(self),
         }
 
 
