@@ -9,8 +9,6 @@ error body: never a 500.
 from __future__ import annotations
 
 import json
-import mmap
-import os
 import re
 import tempfile
 from collections.abc import Callable
@@ -34,9 +32,11 @@ from sequenzia.devcord.objects import (
     webhook_json,
 )
 from sequenzia.devcord.ratelimit import InvalidRequestCounter, RateLimiter
+from sequenzia.devcord.uploads import UploadRequest, max_body_bytes
 from sequenzia.devcord.world import IncomingFile, World
 
 _VERSION = re.compile(r"^/api(?:/v(\d+))?(/.*)$")
+_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -266,65 +266,70 @@ class RestAPI(Resource):
     def _parse_multipart(
         self, request: Request, content_type: str
     ) -> tuple[Any, list[IncomingFile]]:
-        content = request.content
-        assert content is not None
-        size = content.seek(0, os.SEEK_END)
-        content.seek(0)
-        if size > self.world.limits.request_bytes + 1024 * 1024:
-            raise errors.too_large()
-        # Twisted spools big bodies to a temporary file: map it rather than read it, and
-        # let the kernel copy file parts out of it (devcord must keep up with uploads).
-        spooled = _fileno(content)
-        body: bytes | mmap.mmap = (
-            mmap.mmap(spooled, 0, access=mmap.ACCESS_READ)
-            if spooled is not None and size
-            else content.read()
-        )
+        form = request.form if isinstance(request, UploadRequest) else None
+        if form is None:
+            form = self._read_form(request, content_type)
         try:
-            return self._read_parts(body, content_type, spooled)
-        finally:
-            if isinstance(body, mmap.mmap):
-                body.close()
-
-    def _read_parts(
-        self, body: bytes | mmap.mmap, content_type: str, spooled: int | None
-    ) -> tuple[Any, list[IncomingFile]]:
-        try:
-            parts = multipart.parse(body, content_type)
+            parts = form.finish()
+        except multipart.BodyTooLarge:
+            raise errors.too_large() from None
         except multipart.MultipartError as e:
             raise errors.invalid_form("files", "MULTIPART_INVALID", str(e)) from None
         payload: Any = None
         files: list[IncomingFile] = []
-        upload_dir = self.world.store.directory / "uploads"
-        upload_dir.mkdir(exist_ok=True)
         for part in parts:
             name = part.name
             if name == "payload_json":
                 try:
-                    payload = json.loads(bytes(part.data))
+                    payload = json.loads(part.data)
                 except ValueError:
                     raise DiscordError(
                         400, 50109, "The request body contains invalid JSON."
                     ) from None
             elif name is not None and name.startswith("file"):
                 filename = Path((part.filename or "unknown").replace("\\", "/")).name or "unknown"
-                length = len(part.data)
-                fd, tmp = tempfile.mkstemp(dir=upload_dir)
-                with open(fd, "wb") as f:
-                    if spooled is not None:
-                        _copy_range(spooled, f.fileno(), part.offset, length)
-                    else:
-                        f.write(part.data)
-                part.data.release()
                 files.append(
                     IncomingFile(
                         filename=filename,
-                        path=Path(tmp),
-                        size=length,
+                        path=part.path or self._write_upload(request, part.data),
+                        size=part.size,
                         content_type=_content_type(part.content_type, filename),
                     )
                 )
         return payload, files
+
+    def _read_form(self, request: Request, content_type: str) -> multipart.MultipartReader:
+        """The form of a body twisted.web buffered (a request devcord's site did not make)."""
+        try:
+            form = multipart.MultipartReader.for_content_type(
+                content_type, self._upload_dir(), max_body_bytes(self.world.limits)
+            )
+        except multipart.MultipartError as e:
+            raise errors.invalid_form("files", "MULTIPART_INVALID", str(e)) from None
+        request.notifyFinish().addBoth(lambda _: form.discard())
+        content = request.content
+        assert content is not None
+        content.seek(0)
+        while chunk := content.read(_CHUNK):
+            form.feed(chunk)
+        return form
+
+    def _write_upload(self, request: Request, data: bytes) -> Path:
+        """A file for a `files[n]` part sent without a filename (the reader kept it in memory).
+
+        Removed with the response, as the reader's files are, unless a message took it.
+        """
+        fd, name = tempfile.mkstemp(dir=self._upload_dir())
+        with open(fd, "wb") as f:
+            f.write(data)
+        path = Path(name)
+        request.notifyFinish().addBoth(lambda _: path.unlink(missing_ok=True))
+        return path
+
+    def _upload_dir(self) -> Path:
+        path = self.world.store.directory / "uploads"
+        path.mkdir(exist_ok=True)
+        return path
 
     # -- routes --------------------------------------------------------------------
 
@@ -681,23 +686,6 @@ class RestAPI(Resource):
         from sequenzia.devcord.oauth2 import token_exchange
 
         return token_exchange(self.world, c.request, c.json if isinstance(c.json, dict) else {})
-
-
-def _fileno(content: Any) -> int | None:
-    try:
-        return int(content.fileno())
-    except (AttributeError, OSError, ValueError):
-        return None  # an in-memory body (small requests)
-
-
-def _copy_range(source: int, target: int, offset: int, length: int) -> None:
-    """Copy `length` bytes at `offset` of `source` into `target`, inside the kernel."""
-    done = 0
-    while done < length:
-        copied = os.copy_file_range(source, target, length - done, offset + done)
-        if copied == 0:
-            raise OSError("the spooled request ended early")
-        done += copied
 
 
 def _content_type(declared: str | None, filename: str) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from sequenzia.devcord.oauth2 import Authorize
 from sequenzia.devcord.ratelimit import InvalidRequestCounter, RateLimitConfig, RateLimiter
 from sequenzia.devcord.rest import RestAPI
 from sequenzia.devcord.store import Store
+from sequenzia.devcord.uploads import UploadRequest
 from sequenzia.devcord.world import Limits, World
 
 
@@ -119,7 +121,14 @@ class DevcordService(Service):
         admin = Resource()
         admin.putChild(b"faults", AdminFaults(world.admin_token, self.apply_fault))
         root.putChild(b"_devcord", admin)
-        site = Site(root, parsePOSTFormSubmission=False)
+        site = Site(
+            root,
+            # multipart bodies are parsed while they arrive, straight into attachment files
+            requestFactory=partial(
+                UploadRequest, upload_dir=store.directory / "uploads", limits=world.limits
+            ),
+            parsePOSTFormSubmission=False,
+        )
         site.displayTracebacks = False
         site.noisy = False
         d = serverFromString(self.reactor, self.endpoint).listen(site)

@@ -7,6 +7,7 @@ import json
 import pytest
 import pytest_twisted
 import treq
+from twisted.internet import endpoints, protocol, reactor, task
 
 from tests.devcord.conftest import Devcord, quiet_options, start_devcord
 
@@ -78,6 +79,16 @@ async def test_bad_requests_get_discords_error_shapes(devcord: Devcord) -> None:
         )
     )
     assert (code, body["code"]) == (400, 50109)
+    for content_type in ("multipart/form-data", "multipart/form-data; boundary=elsewhere"):
+        code, body = await answer(
+            await treq.post(
+                f"{devcord.api}/channels/{ch}/messages",
+                data=multipart({"content": "x"}, [("f", b"x")])[0],
+                headers={**h, "Content-Type": content_type},
+            )
+        )
+        assert (code, body["code"]) == (400, 50035), content_type
+        assert "files" in body["errors"]
     code, body = await answer(
         await treq.post(
             f"{devcord.api}/guilds/{devcord.info['guild_id']}/channels", json={"type": 0}, headers=h
@@ -122,6 +133,50 @@ async def test_size_limits_answer_413_40005(devcord: Devcord) -> None:
     )
     code, body = await answer(await post_files(devcord, ch, [("now too big", b"x" * 1001)]))
     assert (code, body["code"]) == (413, 40005)
+    uploads = devcord.service.data_dir / "uploads"
+    assert list(uploads.iterdir()) == [], "refused uploads leave no file behind"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_file_part_without_a_filename_is_stored_as_unknown(devcord: Devcord) -> None:
+    body, content_type = multipart({"content": "x"}, [("f", b"nameless")])
+    body = body.replace(b'; filename="f"', b"")
+    r = await treq.post(
+        f"{devcord.api}/channels/{devcord.text_channel_id()}/messages",
+        data=body,
+        headers={**devcord.bot_headers(), "Content-Type": content_type},
+    )
+    code, message = await answer(r)
+    assert code == 200
+    assert [(a["filename"], a["size"]) for a in message["attachments"]] == [("unknown", 8)]
+    assert list((devcord.service.data_dir / "uploads").iterdir()) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_upload_cut_off_midway_leaves_no_file(devcord: Devcord) -> None:
+    body, content_type = multipart({"content": "x"}, [("cut.bin", b"x" * MiB)])
+    uploads = devcord.service.data_dir / "uploads"
+    head = (
+        f"POST /api/v10/channels/{devcord.text_channel_id()}/messages HTTP/1.1\r\n"
+        f"Host: devcord\r\nAuthorization: Bot {devcord.info['bot_token']}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    port = devcord.service.port.getHost().port  # type: ignore[union-attr]
+    client = await endpoints.connectProtocol(
+        endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port), protocol.Protocol()
+    )
+    client.transport.write(head + body[: len(body) // 2])
+    for _ in range(100):
+        if list(uploads.glob("*")):
+            break
+        await task.deferLater(reactor, 0.02, lambda: None)
+    assert len(list(uploads.iterdir())) == 1, "the attachment is written as it arrives"
+    client.transport.abortConnection()
+    for _ in range(100):
+        if not list(uploads.iterdir()):
+            break
+        await task.deferLater(reactor, 0.02, lambda: None)
+    assert list(uploads.iterdir()) == []
 
 
 @pytest_twisted.ensureDeferred
