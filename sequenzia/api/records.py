@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from sequenzia.api.jobs import JobsApi
 from sequenzia.api.router import ApiError, Call, Route
+from sequenzia.collections import store as collections
 from sequenzia.discordio.payload import BadJob, job_text
 from sequenzia.discordio.relocate import POSTABLE, ROTATIONS, valid_file_name
 from sequenzia.gallery import store as gallery_store
@@ -113,12 +114,14 @@ class RecordsApi:
         channels = await self._db.runInteraction(
             "folders", gallery_store.folders, params.get("q") and True
         )
+        albums = await self._db.runInteraction("albums", collections.visible_albums, who.user_id)
         try:
             query = build(
                 params,
                 lambda path: match_folder(path, channels),
                 int(time.time() * 1000),
                 who.user_id,
+                albums.get,
             )
         except QueryError as e:
             raise ApiError(400, f"parameter '{e.parameter}' {e.message}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sequenzia.api.collections import CollectionsApi
 from sequenzia.api.jobs import JobsApi
 from sequenzia.api.me import MeApi
 from sequenzia.api.openapi import openapi_route
@@ -19,6 +20,7 @@ def build_api(database: Any, bus: Any, clock: Any, config: Config) -> ApiResourc
     jobs = JobsApi(database, bus, clock)
     routes = [
         *MeApi(database).routes(),
+        *CollectionsApi(database).routes(),
         *jobs.routes(),
         *RecordsApi(database, jobs).routes(),
         *UploadsApi(database, jobs, config).routes(),

@@ -7,6 +7,7 @@
     -draft   !draft              not
     (sunset OR dawn) -draft      parentheses group
     name:IMG_*  text:"two words"  field prefixes: id, eid, text, name, artist, full, in, type, ext
+    album:12  album:<share token>  an album of yours, or one shared with you
     name:^IMG   name:.png$       starts with / ends with; * is a wildcard
     in:/devcord/Text Channels/general   in:devcord:/*/general   channel:123   (folder paths,
                                    names or ids, * wildcards, alternatives in quotes "a|b")
@@ -23,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-FIELDS = ("id", "eid", "text", "name", "artist", "full", "in", "channel", "type", "ext")
+FIELDS = ("id", "eid", "text", "name", "artist", "full", "in", "channel", "type", "ext", "album")
 MEDIA = {
     "image": "COALESCE(r.content_type, '') LIKE 'image/%'",
     "video": "COALESCE(r.content_type, '') LIKE 'video/%'",
@@ -102,8 +103,11 @@ def _like(value: str) -> str:
 class Parser:
     """Recursive descent over the tokens; `resolve_in` turns folder paths into channel ids."""
 
-    def __init__(self, tokens: list[tuple[str, str]], resolve_in: Any) -> None:
+    def __init__(
+        self, tokens: list[tuple[str, str]], resolve_in: Any, resolve_album: Any = None
+    ) -> None:
         self.tokens, self.at, self.resolve_in = tokens, 0, resolve_in
+        self.resolve_album = resolve_album
 
     def peek(self) -> str | None:
         return self.tokens[self.at][0] if self.at < len(self.tokens) else None
@@ -190,6 +194,13 @@ class Parser:
                 raise QueryError("q", f"{name}: takes a number, not {value!r}")
             column = {"id": "r.message_id", "eid": "r.eid", "channel": "r.channel_id"}[name]
             return Compiled(f"{column} = ?", [int(value)])
+        if name == "album":
+            album_id = self.resolve_album(value) if self.resolve_album else None
+            if album_id is None:
+                raise QueryError("q", f"album:{value} is not an album of yours or shared with you")
+            return Compiled(
+                "r.eid IN (SELECT ai.eid FROM album_items ai WHERE ai.album_id = ?)", [album_id]
+            )
         channels = self.resolve_in(value)  # in:
         if not channels:
             return Compiled("1 = 0")
@@ -276,7 +287,9 @@ def _date_ms(params: dict[str, str], name: str) -> int | None:
         raise QueryError(name, f"must be a date like 2026-11-28, not {raw!r}") from None
 
 
-def build(params: dict[str, str], resolve_in: Any, now_ms: int, user_id: int) -> RecordQuery:
+def build(
+    params: dict[str, str], resolve_in: Any, now_ms: int, user_id: int, resolve_album: Any = None
+) -> RecordQuery:
     """The parameters of a gallery URL or API call as one query; QueryError if malformed."""
     known = {
         "q",
@@ -298,7 +311,7 @@ def build(params: dict[str, str], resolve_in: Any, now_ms: int, user_id: int) ->
     if unknown:
         raise QueryError(unknown[0], f"is not a parameter; known: {', '.join(sorted(known))}")
     parts = [
-        Parser(tokenize(params.get("q", "")), resolve_in).parse(),
+        Parser(tokenize(params.get("q", "")), resolve_in, resolve_album).parse(),
         Compiled("r.kind <> 'part'"),
     ]
     days = _int_param(params, "days", 1, 100_000)

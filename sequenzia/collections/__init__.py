@@ -1,0 +1,1 @@
+"""Favourites and albums: a user's own collections of records."""
