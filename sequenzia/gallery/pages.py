@@ -7,6 +7,7 @@ viewer's roles let them read, through the same query as `/api/v1/records`.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -203,9 +204,12 @@ class Gallery(Page):
             kept = {k: val for k, val in params.items() if k not in ("cursor", "view", "media")}
             return "/gallery?" + urlencode({**kept, "view": v})
 
+        target = re.fullmatch(r"channel:(\d+)", params.get("q", "").strip())
+        upload_channel = target[1] if target and who.can_write(int(target[1])) else None
         return 200, await self.pages.render_for(
             who, "gallery.html", records=rows, params=params, view=view, next=following,
             next_link=next_link, view_link=view_link, api_query=urlencode(params),
+            upload_channel=upload_channel,
         )  # fmt: skip
 
 
@@ -227,9 +231,14 @@ class Item(Page):
             return 404, self.pages.error_page("There is no such item, or it is not yours to see.")
         newer, older = await self.pages.db.runInteraction("item.neighbours", _neighbours, record)
         shown = {**_shown(record), "channel_name": record["channel_name"]}
-        return 200, await self.pages.render_for(
-            who, "item.html", record=shown, previous=newer, following=older, params={}
+        targets, favourite = await self.pages.db.runInteraction(
+            "item.actions", _actions, who.user_id, int(record["eid"])
         )
+        return 200, await self.pages.render_for(
+            who, "item.html", record=shown, previous=newer, following=older, params={},
+            can_write=who.can_write(int(record["channel_id"])), favourite=favourite,
+            move_targets=[t for t in targets if who.can_write(int(t["id"])) and t["id"] != record["channel_id"]],
+        )  # fmt: skip
 
 
 class GalleryPages:
@@ -295,6 +304,17 @@ class GalleryPages:
             b"static": static.File(str(self.root / "static")),
             b"feed": feed_resource(self),
         }
+
+
+def _actions(txn: Any, user_id: int, eid: int) -> tuple[list[dict[str, Any]], bool]:
+    """Channels a record could move to, and whether it is the user's favourite."""
+    txn.execute(
+        "SELECT id, name FROM channels WHERE deleted = 0 AND is_data = 0"
+        " AND kind IN ('text', 'news', 'thread') ORDER BY server_id, position, id"
+    )
+    targets = [{"id": int(r[0]), "name": r[1]} for r in txn.fetchall()]
+    txn.execute("SELECT 1 FROM favourites WHERE user_id = ? AND eid = ?", (user_id, eid))
+    return targets, txn.fetchone() is not None
 
 
 def _user(txn: Any, user_id: int) -> dict[str, Any]:
