@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sequenzia.api.router import Call, Route
+from sequenzia.api.router import ApiError, Call, Route
+from sequenzia.authware.access import set_nsfw
 
 
 class MeApi:
@@ -31,7 +32,15 @@ class MeApi:
             body["csrf_token"] = who.csrf_token
         return 200, body
 
+    async def nsfw(self, call: Call) -> tuple[int, Any]:
+        enabled = call.body().get("enabled")
+        if not isinstance(enabled, bool):
+            raise ApiError(400, "'enabled' must be true or false")
+        await self._db.runInteraction("nsfw", set_nsfw, call.who.user_id, enabled)
+        return 200, {"nsfw_enabled": enabled}
+
     def routes(self) -> list[Route]:
         return [
-            Route("GET", "/me", self.me, "read", "Who the caller is (and a session's CSRF token)")
-        ]
+            Route("GET", "/me", self.me, "read", "Who the caller is (and a session's CSRF token)"),
+            Route("PUT", "/me/nsfw", self.nsfw, "write", "Show NSFW channels in your listings, or not", {"type": "object", "required": ["enabled"], "properties": {"enabled": {"type": "boolean"}}}),
+        ]  # fmt: skip

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from sequenzia.api.jobs import JobsApi
 from sequenzia.api.router import ApiError, Call, Route
+from sequenzia.authware.access import nsfw_enabled
 from sequenzia.collections import store as collections
 from sequenzia.discordio.payload import BadJob, job_text
 from sequenzia.discordio.relocate import POSTABLE, ROTATIONS, valid_file_name
@@ -115,6 +116,7 @@ class RecordsApi:
             "folders", gallery_store.folders, params.get("q") and True
         )
         albums = await self._db.runInteraction("albums", collections.visible_albums, who.user_id)
+        nsfw = await self._db.runInteraction("nsfw", nsfw_enabled, who.user_id)
         try:
             query = build(
                 params,
@@ -122,6 +124,7 @@ class RecordsApi:
                 int(time.time() * 1000),
                 who.user_id,
                 albums.get,
+                nsfw,
             )
         except QueryError as e:
             raise ApiError(400, f"parameter '{e.parameter}' {e.message}") from None

@@ -64,6 +64,19 @@ def channel_access(txn: Any, user_id: int) -> tuple[frozenset[int], frozenset[in
     return frozenset(readable), frozenset(writable), False
 
 
+def nsfw_enabled(txn: Any, user_id: int) -> bool:
+    """Whether NSFW channels appear in the user's listings (their choice; the owner sees all)."""
+    if user_id == OWNER:
+        return True
+    txn.execute("SELECT nsfw_enabled FROM users WHERE id = ?", (user_id,))
+    row = txn.fetchone()
+    return bool(row and row[0])
+
+
+def set_nsfw(txn: Any, user_id: int, enabled: bool) -> None:
+    txn.execute("UPDATE users SET nsfw_enabled = ? WHERE id = ?", (1 if enabled else 0, user_id))
+
+
 class Authenticator:
     """Finds the Identity behind a request: a Bearer key, else a session cookie.
 

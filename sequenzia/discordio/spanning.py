@@ -18,6 +18,7 @@ posted twice and nothing is lost. Memory: at most one part per data channel in f
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,13 +35,14 @@ from sequenzia.spans import store as spans
 from sequenzia.spans.captions import header_caption, part_caption
 from sequenzia.spans.hashing import xxh3_128_hex
 from sequenzia.spans.plan import SpanPlan
-from sequenzia.spans.preview import make_preview
+from sequenzia.spans.preview import average_colour, make_preview
 from sequenzia.uploads import staging
 from sequenzia.uploads import store as uploads
 
 log = Logger()
 
 SMALLEST_PART = 256 * 1024
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
 
 
 class TooLarge(Exception):
@@ -101,6 +103,9 @@ class Spanner:
         self, job: Job, upload: dict[str, Any], path: Path, channel_id: int, server_id: int
     ) -> int:
         data, digest = await threads.deferToThread(_read_part, path, 0, int(upload["size"]))
+        colour = None
+        if mimetypes.guess_type(str(upload["name"]))[0] in IMAGE_TYPES:
+            colour = await threads.deferToThread(average_colour, data)
         if digest != upload["xxh3_128"]:
             raise BadJob(f"the staged file does not match its hash (got {digest})")
         content = job_text({"content": upload["content"]}, "content")
@@ -115,6 +120,8 @@ class Spanner:
         def index(txn: Any) -> int:
             eid = index_message(txn, message, server_id)
             store.set_record_hash(txn, eid, digest)
+            if colour is not None:
+                store.set_average_colour(txn, eid, colour)
             return eid
 
         return int(await self._db.runInteraction("index", index))

@@ -42,6 +42,14 @@ RATIOS = {
 }
 # NULL-safe, so that a negation (NOT ...) keeps records without a name or a type
 NAME = "COALESCE(sf.name, r.attachment_name, '')"
+# the average colour's components by bit shifts (MySQL's '/' is not integer division)
+# (CAST AS SIGNED: MySQL's bit operations give unsigned numbers, which cannot go negative)
+RED = "CAST((r.avg_color >> 16) & 255 AS SIGNED)"
+GREEN = "CAST((r.avg_color >> 8) & 255 AS SIGNED)"
+BLUE = "CAST(r.avg_color & 255 AS SIGNED)"
+# perceived brightness, times 1000 (0 to 255000)
+LUMA = f"(299 * {RED} + 587 * {GREEN} + 114 * {BLUE})"
+TONES = {"dark": "< 85000", "light": "> 170000"}
 TEXT = "COALESCE(r.content, '')"
 OFFSET_SORTS = ("name", "ext")  # text keys: pages by position
 SORTS = {
@@ -288,7 +296,12 @@ def _date_ms(params: dict[str, str], name: str) -> int | None:
 
 
 def build(
-    params: dict[str, str], resolve_in: Any, now_ms: int, user_id: int, resolve_album: Any = None
+    params: dict[str, str],
+    resolve_in: Any,
+    now_ms: int,
+    user_id: int,
+    resolve_album: Any = None,
+    nsfw: bool = False,
 ) -> RecordQuery:
     """The parameters of a gallery URL or API call as one query; QueryError if malformed."""
     known = {
@@ -306,6 +319,9 @@ def build(
         "limit",
         "cursor",
         "view",
+        "tone",
+        "colour",
+        "near",
     }
     unknown = sorted(set(params) - known)
     if unknown:
@@ -346,6 +362,33 @@ def build(
     minres = _int_param(params, "minres", 1, 1_000_000)
     if minres is not None:
         parts.append(Compiled("(r.width >= ? OR r.height >= ?)", [minres, minres]))
+    if not nsfw:
+        parts.append(
+            Compiled(
+                "NOT EXISTS (SELECT 1 FROM channels nc WHERE nc.id = r.channel_id AND nc.nsfw = 1)"
+            )
+        )
+    tone = params.get("tone")
+    if tone:
+        if tone not in TONES:
+            raise QueryError("tone", f"is dark or light, not {tone!r}")
+        parts.append(Compiled(f"r.avg_color IS NOT NULL AND {LUMA} {TONES[tone]}"))
+    colour = params.get("colour")
+    if colour:
+        if not re.fullmatch(r"#?[0-9a-fA-F]{6}", colour):
+            raise QueryError("colour", f"is a colour like 3a7bd5, not {colour!r}")
+        value = int(colour.lstrip("#"), 16)
+        near = _int_param(params, "near", 0, 442, 60) or 0
+        red, green, blue = value >> 16, (value >> 8) & 255, value & 255
+        parts.append(
+            Compiled(
+                f"r.avg_color IS NOT NULL AND ({RED} - ?) * ({RED} - ?)"
+                f" + ({GREEN} - ?) * ({GREEN} - ?) + ({BLUE} - ?) * ({BLUE} - ?) <= ?",
+                [red, red, green, green, blue, blue, near * near],
+            )
+        )
+    elif params.get("near"):
+        raise QueryError("near", "goes with colour=")
     fav = params.get("fav")
     if fav not in (None, "", "1", "0"):
         raise QueryError("fav", f"is 1 (favourites only) or 0 (not favourites), not {fav!r}")

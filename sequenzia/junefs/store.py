@@ -240,6 +240,11 @@ def set_record_hash(txn: Any, eid: int, xxh3_128: str) -> None:
     txn.execute("UPDATE records SET xxh3_128 = ? WHERE eid = ?", (xxh3_128, eid))
 
 
+def set_average_colour(txn: Any, eid: int, colour: int) -> None:
+    """An image's average colour (0xRRGGBB): for the similar-colour and dark/light filters."""
+    txn.execute("UPDATE records SET avg_color = ? WHERE eid = ?", (colour, eid))
+
+
 def record_by_eid(txn: Any, eid: int) -> dict[str, Any] | None:
     txn.execute(
         f"SELECT {', '.join(RECORD_FIELDS)} FROM records WHERE eid = ?",  # noqa: S608

@@ -30,6 +30,22 @@ def make_preview(path: Path, name: str) -> bytes | None:
     return None
 
 
+def average_colour(data: bytes) -> int | None:
+    """An image's average colour as 0xRRGGBB, or None when it is not an image."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", (64, 64))  # JPEGs decode small: this is a colour, not a picture
+            pixel = image.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    if not isinstance(pixel, tuple) or len(pixel) < 3:
+        return None
+    red, green, blue = (int(v) for v in pixel[:3])
+    return (red << 16) | (green << 8) | blue
+
+
 def _image(path: Path) -> bytes | None:
     from PIL import Image
 

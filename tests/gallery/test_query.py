@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 
+from sequenzia.authware import keys
 from sequenzia.bus import LocalBus
 from sequenzia.db.pool import Database
 from sequenzia.gallery.query import Parser, QueryError, build, match_folder, tokenize
@@ -202,3 +203,57 @@ def test_parser_units() -> None:
         match_folder("/a/b/c/d", channels)
     with pytest.raises(QueryError):
         build({"q": "", "sort": "name", "cursor": "12.3"}, lambda p: set(), NOW, 0)
+
+
+@pytest_twisted.ensureDeferred
+async def test_colour_tone_and_nsfw_filters(tmp_path, database: Database) -> None:
+    await database.runInteraction("fill", fill)
+
+    def paint(txn: Any) -> None:
+        for eid, colour in ((1, 0xFA781E), (2, 0x141428), (3, 0xF0F0F0)):
+            txn.execute("UPDATE records SET avg_color = ? WHERE eid = ?", (colour, eid))
+        txn.execute("UPDATE channels SET nsfw = 1 WHERE id = 12")
+        txn.execute("INSERT INTO users (id, username, created_ts) VALUES (7, 'member', 0)")
+        for role, server in ((1, 1), (2, 2)):
+            txn.execute(
+                "INSERT INTO user_roles (user_id, role_id, server_id) VALUES (7, ?, ?)",
+                (role, server),
+            )
+
+    await database.runInteraction("paint", paint)
+    member = keys.new_key()
+    await database.runInteraction(
+        "k", keys.register_key, member, user_id=7, kind="api", name="m", scope="write"
+    )
+    async for api in serve(tmp_path, database, LocalBus()):
+        assert await fetch_all(api, "tone=dark") == [2]
+        assert await fetch_all(api, "tone=light") == [3]
+        assert await fetch_all(api, "colour=f07820&near=30") == [1]
+        assert await fetch_all(api, "colour=%23f07820&near=0") == []
+        for bad, parameter in (("tone=grey", "tone"), ("colour=zzz", "colour"), ("near=5", "near")):
+            status, body, _ = await api.call("GET", f"/records?{bad}")
+            assert status == 400 and f"parameter '{parameter}'" in body["error"]["message"], bad
+
+        async def seen(api: Any = api) -> list[int]:
+            status, body, _ = await api.call("GET", "/records?limit=50", key=member)
+            return sorted(int(r["eid"]) for r in body["records"])
+
+        assert await seen() == [1, 2, 3, 4], "NSFW channels stay out until the user asks"
+        status, body, _ = await api.call("PUT", "/me/nsfw", {"enabled": True}, key=member)
+        assert status == 200
+        assert await seen() == [1, 2, 3, 4, 5, 6]
+        status, body, _ = await api.call("PUT", "/me/nsfw", {"enabled": "yes"}, key=member)
+        assert status == 400
+
+
+def test_average_colour() -> None:
+    import io as bytes_io
+
+    from PIL import Image
+
+    from sequenzia.spans.preview import average_colour
+
+    out = bytes_io.BytesIO()
+    Image.new("RGB", (40, 30), (250, 120, 30)).save(out, format="PNG")
+    assert average_colour(out.getvalue()) == 0xFA781E
+    assert average_colour(b"not an image") is None
