@@ -85,6 +85,23 @@ class CollectionsApi:
             "query": f"album:{token}" if token else None,
         }
 
+    async def history(self, call: Call) -> tuple[int, Any]:
+        who = call.who
+        limit = call.query_int("limit", 50, 1, 500)
+        seen = await self._db.runInteraction("history", collections.history, who.user_id, limit)
+        shown = []
+        for entry in seen:  # what they can no longer read drops out
+            record = await self._db.runInteraction("record", store.record_by_eid, entry["eid"])
+            if record is not None and who.can_read(int(record["channel_id"])):
+                shown.append(entry)
+        return 200, {"history": shown}
+
+    async def forget(self, call: Call) -> tuple[int, Any]:
+        await self._db.runInteraction(
+            "history.forget", collections.forget_history, call.who.user_id
+        )
+        return 200, {"history": []}
+
     def routes(self) -> list[Route]:
         return [
             Route("PUT", "/records/{eid}/favourite", self.favourite, "write", "Mark a record as a favourite"),
@@ -97,4 +114,6 @@ class CollectionsApi:
             Route("DELETE", "/albums/{album_id}/items/{eid}", self.item, "write", "Remove a record from an album"),
             Route("POST", "/albums/{album_id}/share", self.share, "write", "Share an album with other members by token"),
             Route("DELETE", "/albums/{album_id}/share", self.share, "write", "Stop sharing an album"),
+            Route("GET", "/history", self.history, "read", "What you looked at, newest first"),
+            Route("DELETE", "/history", self.forget, "write", "Forget your browsing history"),
         ]  # fmt: skip

@@ -96,3 +96,23 @@ def visible_albums(txn: Any, user_id: int) -> dict[str, int]:
     )
     refs.update({str(r[0]): int(r[1]) for r in txn.fetchall()})
     return refs
+
+
+def remember_view(txn: Any, user_id: int, eid: int) -> None:
+    """Browsing history: one row per view (the newest first when listed)."""
+    txn.execute(
+        "INSERT INTO history (user_id, eid, seen_ts) VALUES (?, ?, ?)", (user_id, eid, _now())
+    )
+
+
+def history(txn: Any, user_id: int, limit: int) -> list[dict[str, Any]]:
+    txn.execute(
+        "SELECT eid, MAX(seen_ts) AS last_seen FROM history WHERE user_id = ?"
+        " GROUP BY eid ORDER BY last_seen DESC LIMIT ?",
+        (user_id, limit),
+    )
+    return [{"eid": int(r[0]), "seen_ts": int(r[1])} for r in txn.fetchall()]
+
+
+def forget_history(txn: Any, user_id: int) -> None:
+    txn.execute("DELETE FROM history WHERE user_id = ?", (user_id,))

@@ -235,6 +235,10 @@ class Item(Page):
         targets, favourite = await self.pages.db.runInteraction(
             "item.actions", _actions, who.user_id, int(record["eid"])
         )
+        if who.via == "session":  # a person looked at it (not a script)
+            await self.pages.db.runInteraction(
+                "history", collections.remember_view, who.user_id, int(record["eid"])
+            )
         return 200, await self.pages.render_for(
             who, "item.html", record=shown, previous=newer, following=older, params={},
             can_write=who.can_write(int(record["channel_id"])), favourite=favourite,

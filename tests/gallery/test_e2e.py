@@ -122,6 +122,14 @@ def test_upload_by_drag_and_drop_move_delete_log_out(tmp_path: Path, browser) ->
         status, record = call(api, key, "GET", f"/records/{eid}")
         assert record["record"]["channel_id"] == archive["id"], "moved, and the eid stayed"
 
+        seen = browser.execute_async_script(
+            "const done = arguments[0];"
+            " fetch('/api/v1/history', {credentials: 'same-origin'}).then(r => r.json()).then(done);"
+        )
+        assert int(eid) in [entry["eid"] for entry in seen["history"]], (
+            "the item view is in the history"
+        )
+
         browser.find_element(By.CSS_SELECTOR, 'button[data-action="delete"]').click()
         wait.until(expected_conditions.alert_is_present()).accept()
         wait.until(lambda d: d.current_url.endswith("/gallery"))
