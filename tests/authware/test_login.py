@@ -126,7 +126,11 @@ async def test_login_sessions_permissions_csrf_and_logout(
         await database.runInteraction("restrict", restrict)
 
         owner = Browser(base)
+        owner.cookies["sq_session"] = "planted-by-an-attacker"  # session fixation attempt
         response, body = await owner.login(str(devcord.info["owner_user_id"]))
+        assert owner.cookies["sq_session"] != "planted-by-an-attacker", (
+            "a login always issues a new id"
+        )
         assert response.code == 302 and response.headers.getRawHeaders("Location") == ["/"], body
         cookie = [
             c for c in response.headers.getRawHeaders("Set-Cookie") if c.startswith("sq_session=")
@@ -201,3 +205,17 @@ async def test_a_login_not_started_here_is_refused_and_attempts_are_limited(
         for _ in range(2):
             response, _ = await browser.go("GET", base + "/login")
         assert response.code == 429
+
+
+def test_session_cookies_are_secure_behind_https(tmp_path) -> None:
+    import dataclasses
+
+    from sequenzia.authware.login import _cookie
+
+    config = load_config(env={}, cwd=tmp_path)
+    assert "Secure" not in _cookie(config, "sq_session", "x", 60).decode()
+    behind_tls = dataclasses.replace(
+        config, server=dataclasses.replace(config.server, public_url="https://photos.example")
+    )
+    cookie = _cookie(behind_tls, "sq_session", "x", 60).decode()
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
