@@ -69,6 +69,10 @@ HANDLERS: dict[str, Callable[[Txn, dict[str, Any]], None]] = {
     "GUILD_ROLE_CREATE": _role_upsert,
     "GUILD_ROLE_UPDATE": _role_upsert,
     "GUILD_MEMBER_UPDATE": _member_update,
+    "GUILD_MEMBER_REMOVE": lambda txn, d: store.remove_member(
+        txn, int(d["guild_id"]), int((d.get("user") or {})["id"])
+    ),
+    "GUILD_ROLE_DELETE": lambda txn, d: store.delete_role(txn, int(d["role_id"])),
     "CHANNEL_CREATE": _channel_upsert,
     "CHANNEL_UPDATE": _channel_upsert,
     "CHANNEL_DELETE": _channel_delete,

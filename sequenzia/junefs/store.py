@@ -111,8 +111,10 @@ def upsert_roles(txn: Any, server_id: int, roles: list[dict[str, Any]]) -> None:
 
 
 def set_member_roles(txn: Any, server_id: int, user_id: int, role_ids: list[int]) -> None:
+    """A member's roles in a server. The server's @everyone role (its id is the server's)
+    is always among them: it is how AuthWare knows the user is a member at all."""
     txn.execute("DELETE FROM user_roles WHERE user_id = ? AND server_id = ?", (user_id, server_id))
-    for role_id in role_ids:
+    for role_id in sorted({*role_ids, server_id}):
         txn.execute(
             "INSERT INTO user_roles (user_id, role_id, server_id) VALUES (?, ?, ?)",
             (user_id, role_id, server_id),
@@ -120,11 +122,24 @@ def set_member_roles(txn: Any, server_id: int, user_id: int, role_ids: list[int]
 
 
 def member_role_ids(txn: Any, server_id: int, user_id: int) -> list[int]:
+    """A member's roles, without the @everyone every member has."""
     txn.execute(
-        "SELECT role_id FROM user_roles WHERE server_id = ? AND user_id = ? ORDER BY role_id",
-        (server_id, user_id),
+        "SELECT role_id FROM user_roles WHERE server_id = ? AND user_id = ? AND role_id <> ?"
+        " ORDER BY role_id",
+        (server_id, user_id, server_id),
     )
     return [int(r[0]) for r in txn.fetchall()]
+
+
+def remove_member(txn: Any, server_id: int, user_id: int) -> None:
+    """The user left (or was removed from) the server: no roles there, no access."""
+    txn.execute("DELETE FROM user_roles WHERE user_id = ? AND server_id = ?", (user_id, server_id))
+
+
+def delete_role(txn: Any, role_id: int) -> None:
+    txn.execute("DELETE FROM user_roles WHERE role_id = ?", (role_id,))
+    txn.execute("DELETE FROM role_permissions WHERE role_id = ?", (role_id,))
+    txn.execute("DELETE FROM roles WHERE id = ?", (role_id,))
 
 
 def apply_guild(txn: Any, guild: dict[str, Any]) -> None:
