@@ -205,12 +205,14 @@ class Gallery(Page):
             kept = {k: val for k, val in params.items() if k not in ("cursor", "view", "media")}
             return "/gallery?" + urlencode({**kept, "view": v})
 
+        targets, _ = await self.pages.db.runInteraction("targets", _actions, who.user_id, 0)
         target = re.fullmatch(r"channel:(\d+)", params.get("q", "").strip())
         upload_channel = target[1] if target and who.can_write(int(target[1])) else None
         return 200, await self.pages.render_for(
             who, "gallery.html", records=rows, params=params, view=view, next=following,
             next_link=next_link, view_link=view_link, api_query=urlencode(params),
             upload_channel=upload_channel,
+            move_targets=[t for t in targets if who.can_write(int(t["id"]))],
         )  # fmt: skip
 
 
