@@ -13,11 +13,22 @@ import sys
 from collections.abc import Sequence
 
 from sequenzia import __version__
-from sequenzia.cli import db_commands, devcord_command, reindex_command
+from sequenzia.cli import (
+    db_commands,
+    devcord_command,
+    reindex_command,
+    upload_command,
+)
 from sequenzia.cli.errors import CommandFailed, UsageProblem
 from sequenzia.config import ConfigError
+from sequenzia.fileworker.errors import FileWorkerError, Misuse
 
-COMMAND_MODULES = (db_commands, devcord_command, reindex_command)
+COMMAND_MODULES = (
+    db_commands,
+    devcord_command,
+    reindex_command,
+    upload_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,10 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except (UsageProblem, ConfigError) as e:
+    except (UsageProblem, ConfigError, Misuse) as e:
         print(f"sequenzia {args.command}: {e}", file=sys.stderr)
         return 2
-    except CommandFailed as e:
+    except (CommandFailed, FileWorkerError) as e:
         print(f"sequenzia {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
