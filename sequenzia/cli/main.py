@@ -18,6 +18,7 @@ from sequenzia.cli import (
     devcord_command,
     reindex_command,
     upload_command,
+    watch_command,
 )
 from sequenzia.cli.errors import CommandFailed, UsageProblem
 from sequenzia.config import ConfigError
@@ -28,6 +29,7 @@ COMMAND_MODULES = (
     devcord_command,
     reindex_command,
     upload_command,
+    watch_command,
 )
 
 
