@@ -192,6 +192,11 @@ class SpanCache:
             total -= size
         return removed
 
+    def keys(self) -> list[str]:
+        """The keys of the complete files in the cache."""
+        entries, _ = self._scan(self.clock(), clean_partials=False)
+        return [e.key for e in entries]
+
     def stats(self) -> CacheStats:
         entries, partials = self._scan(self.clock(), clean_partials=False)
         return CacheStats(

@@ -18,20 +18,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from twisted.application.service import IService, MultiService, Service
-from twisted.internet import defer, task
+from twisted.internet import defer, task, threads
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort, IReactorCore, IReactorTime
 from twisted.logger import ILogObserver, Logger
 from twisted.python.components import Componentized
 
+from cds.cache import SpanCache
+from cds.site import build_cds
 from sequenzia.api.site import build_api
 from sequenzia.api.uploads import expire_uploads
-from sequenzia.authware.keys import ensure_owner_key
+from sequenzia.authware.access import Authenticator
+from sequenzia.authware.keys import KeyVerifier, install_owner_key
+from sequenzia.authware.login import login_resources
 from sequenzia.bus import Bus, LocalBus
 from sequenzia.config import Config, ConfigError, load_config
 from sequenzia.db import migrations
 from sequenzia.db.pool import Database
 from sequenzia.db.url import parse_database_url
+from sequenzia.gallery.pages import GalleryPages
 from sequenzia.logging import make_observer
 from sequenzia.web.site import build_site
 
@@ -100,19 +105,29 @@ class WebService(Service):
         self._bus = bus
         self.port: IListeningPort | None = None
         self._sweeper: task.LoopingCall | None = None
+        self._cache: SpanCache | None = None
 
     def startService(self) -> None:
         super().startService()
         database = self._database.database
         assert database is not None, "the database service starts before the web role"
+        files, self._cache = build_cds(database, self._bus, self._reactor, self._config)
+        authenticator = Authenticator(database, KeyVerifier(database, self._reactor), self._reactor)
         site = build_site(
-            self._checks, self._reactor, build_api(database, self._bus, self._reactor, self._config)
+            self._checks,
+            self._reactor,
+            build_api(database, self._bus, self._reactor, self._config),
+            files,
+            {
+                **login_resources(self._config, database, self._reactor),
+                **GalleryPages(database, authenticator).resources(),
+            },
         )
-        database.runInteraction("keys.owner", ensure_owner_key, self._config.data_dir).addCallbacks(
+        defer.ensureDeferred(install_owner_key(database, self._config.data_dir)).addCallbacks(
             lambda path: self.log.info("owner key (scope admin) in {path}", path=str(path)),
             lambda f: self.log.failure("cannot write the owner key", f),
         )
-        self._sweeper = task.LoopingCall(self._sweep_uploads)
+        self._sweeper = task.LoopingCall(self._maintain)
         self._sweeper.clock = self._reactor
         self._sweeper.start(60, now=False)
         endpoint = serverFromString(self._reactor, self._config.server.listen)
@@ -150,6 +165,18 @@ class WebService(Service):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{getattr(address, 'port', '')}/"
+
+    def _maintain(self) -> defer.Deferred[Any]:
+        """Every minute: expire abandoned uploads, evict the cache past its budget."""
+
+        def evicted(keys: list[str]) -> None:
+            if keys:
+                self.log.info("evicted {n} file(s) from the span cache", n=len(keys))
+
+        evicting = threads.deferToThread(self._cache.evict) if self._cache else defer.succeed([])
+        evicting.addCallback(evicted)
+        evicting.addErrback(lambda f: self.log.failure("cache eviction failed", f))
+        return defer.gatherResults([self._sweep_uploads(), evicting])
 
     def _sweep_uploads(self) -> defer.Deferred[None]:
         database = self._database.database

@@ -6,6 +6,7 @@ job parked later; the executor checks again (jobs also come from other component
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +15,8 @@ from sequenzia.api.jobs import JobsApi
 from sequenzia.api.router import ApiError, Call, Route
 from sequenzia.discordio.payload import BadJob, job_text
 from sequenzia.discordio.relocate import POSTABLE, ROTATIONS, valid_file_name
+from sequenzia.gallery import store as gallery_store
+from sequenzia.gallery.query import QueryError, build, match_folder
 from sequenzia.junefs import store
 from sequenzia.spans import store as spans
 
@@ -35,6 +38,19 @@ def public_record(record: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def public_listing(row: dict[str, Any]) -> dict[str, Any]:
+    shown = public_record(row)
+    name = shown.get("name")
+    shown["url"] = f"/f/{shown['eid']}/{quote(str(name), safe='')}" if name else None
+    if shown["kind"] == "spanned" and shown.get("attachment_name"):
+        shown["preview_url"] = f"{shown['url']}?preview=1"
+    elif str(shown.get("content_type") or "").startswith("image/"):
+        shown["preview_url"] = shown["url"]
+    else:
+        shown["preview_url"] = None
+    return shown
+
+
 class RecordsApi:
     def __init__(self, database: Any, jobs: JobsApi) -> None:
         self._db = database
@@ -43,18 +59,32 @@ class RecordsApi:
     async def _record(self, call: Call) -> dict[str, Any]:
         eid = call.param_id("eid")
         record = await self._db.runInteraction("record", store.record_by_eid, eid)
-        if record is None:
+        if record is None or not call.who.can_read(int(record["channel_id"])):
             raise ApiError(404, f"there is no record {eid}")
         if record["kind"] == "part":
             raise ApiError(400, f"record {eid} is a part of a spanned file; act on the file")
         return dict(record)
 
-    async def _channel(self, raw: Any, name: str = "channel_id") -> int:
+    async def _writable(self, call: Call) -> dict[str, Any]:
+        """The record, if the caller may change it (write access to its channel)."""
+        record = await self._record(call)
+        if not call.who.can_write(int(record["channel_id"])):
+            raise ApiError(403, f"you may not change records in channel {record['channel_id']}")
+        return record
+
+    async def _channel(self, call: Call, raw: Any, name: str = "channel_id") -> int:
         if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
             raise ApiError(400, f"'{name}' must be a channel id (a whole number), not {raw!r}")
         channel = await self._db.runInteraction("channel", store.channel_row, int(raw))
-        if channel is None or channel["deleted"] or channel["kind"] not in POSTABLE:
+        if (
+            channel is None
+            or channel["deleted"]
+            or channel["kind"] not in POSTABLE
+            or not call.who.can_read(int(raw))
+        ):
             raise ApiError(404, f"there is no text channel {raw}")
+        if not call.who.can_write(int(raw)):
+            raise ApiError(403, f"you may not post to channel {raw}")
         return int(raw)
 
     async def get(self, call: Call) -> tuple[int, Any]:
@@ -75,8 +105,32 @@ class RecordsApi:
             file["url"] = f"/f/{record['eid']}/{quote(str(file['name']), safe='')}"
         return 200, {"record": {**record, "file": file}}
 
+    async def list_records(self, call: Call) -> tuple[int, Any]:
+        who = call.who
+        params = {
+            k.decode(): v[-1].decode("utf-8", "replace") for k, v in call.request.args.items()
+        }
+        channels = await self._db.runInteraction(
+            "folders", gallery_store.folders, params.get("q") and True
+        )
+        try:
+            query = build(
+                params,
+                lambda path: match_folder(path, channels),
+                int(time.time() * 1000),
+                who.user_id,
+            )
+        except QueryError as e:
+            raise ApiError(400, f"parameter '{e.parameter}' {e.message}") from None
+        readable = None if who.everything else who.readable
+        rows, following = await self._db.runInteraction(
+            "records", gallery_store.list_records, query, readable
+        )
+        return 200, {"records": [public_listing(r) for r in rows], "next": following}
+
     async def channels(self, call: Call) -> tuple[int, Any]:
         rows = await self._db.runInteraction("channels", store.list_channels, call.query("name"))
+        rows = [row for row in rows if call.who.can_read(int(row["id"]))]
         for row in rows:
             for key in ("id", "server_id", "parent_id"):
                 row[key] = str(row[key]) if row[key] is not None else None
@@ -84,40 +138,40 @@ class RecordsApi:
         return 200, {"channels": rows}
 
     async def edit(self, call: Call) -> tuple[int, Any]:
-        record, body = await self._record(call), call.body()
+        record, body = await self._writable(call), call.body()
         content = _checked(job_text, body, "content", required=True)
         return await self._jobs.submit(call, "edit", {"eid": record["eid"], "content": content})
 
     async def delete(self, call: Call) -> tuple[int, Any]:
-        record = await self._record(call)
+        record = await self._writable(call)
         return await self._jobs.submit(call, "delete", {"eid": record["eid"]})
 
     async def move(self, call: Call) -> tuple[int, Any]:
-        record, body = await self._record(call), call.body()
-        target = await self._channel(body.get("channel_id"))
+        record, body = await self._writable(call), call.body()
+        target = await self._channel(call, body.get("channel_id"))
         return await self._jobs.submit(call, "move", {"eid": record["eid"], "channel_id": target})
 
     async def rename(self, call: Call) -> tuple[int, Any]:
-        record, body = await self._record(call), call.body()
+        record, body = await self._writable(call), call.body()
         name = _checked(valid_file_name, body.get("name"))
         if record["kind"] not in ("file", "spanned"):
             raise ApiError(400, f"record {record['eid']} has no file to rename")
         return await self._jobs.submit(call, "rename", {"eid": record["eid"], "name": name})
 
     async def archive(self, call: Call) -> tuple[int, Any]:
-        record = await self._record(call)
+        record = await self._writable(call)
         return await self._jobs.submit(call, "archive", {"eid": record["eid"]})
 
     async def pin(self, call: Call) -> tuple[int, Any]:
-        record = await self._record(call)
+        record = await self._writable(call)
         return await self._jobs.submit(call, "pin", {"eid": record["eid"], "pinned": True})
 
     async def unpin(self, call: Call) -> tuple[int, Any]:
-        record = await self._record(call)
+        record = await self._writable(call)
         return await self._jobs.submit(call, "pin", {"eid": record["eid"], "pinned": False})
 
     async def rotate(self, call: Call) -> tuple[int, Any]:
-        record, body = await self._record(call), call.body()
+        record, body = await self._writable(call), call.body()
         degrees = body.get("degrees", 90)
         if isinstance(degrees, bool) or degrees not in ROTATIONS:
             raise ApiError(400, f"'degrees' must be 90, 180 or 270 (clockwise), not {degrees!r}")
@@ -126,7 +180,7 @@ class RecordsApi:
         return await self._jobs.submit(call, "rotate", {"eid": record["eid"], "degrees": degrees})
 
     async def post(self, call: Call) -> tuple[int, Any]:
-        channel_id = await self._channel(call.params["channel_id"])
+        channel_id = await self._channel(call, call.params["channel_id"])
         content = _checked(job_text, call.body(), "content", required=True)
         if not content.strip():
             raise ApiError(400, "'content' must not be empty")
@@ -139,6 +193,7 @@ class RecordsApi:
             "properties": {"content": {"type": "string", "maxLength": 2000}},
         }
         return [
+            Route("GET", "/records", self.list_records, "read", "Records matching a query (q, days, from, to, media, ratio, minres, fav, sort, seed, reverse, limit, cursor)"),
             Route("GET", "/records/{eid}", self.get, "read", "One record"),
             Route("PATCH", "/records/{eid}", self.edit, "write", "Edit a record's text", text),
             Route("DELETE", "/records/{eid}", self.delete, "write", "Delete a record (a spanned file: its header and every part)"),

@@ -9,6 +9,7 @@ plain 500 that leaks nothing.
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,7 +21,9 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from sequenzia.authware.keys import KeyGrant, KeyVerifier
+from sequenzia.authware.access import Authenticator, Identity
+from sequenzia.authware.keys import SCOPES
+from sequenzia.authware.sessions import COOKIE
 from sequenzia.web.jsonresponse import write_json
 
 MAX_BODY = 1024 * 1024
@@ -42,8 +45,15 @@ class Call:
 
     request: Request
     params: dict[str, str]
-    grant: KeyGrant | None
+    identity: Identity | None
     response_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def who(self) -> Identity:
+        """The caller (routes that need no key have none: do not ask there)."""
+        if self.identity is None:
+            raise ApiError(401, "this needs a key or a session")
+        return self.identity
 
     def query(self, name: str) -> str | None:
         values = self.request.args.get(name.encode())
@@ -116,10 +126,10 @@ class ApiResource(Resource):
     isLeaf = True
     log = Logger()
 
-    def __init__(self, routes: list[Route], verifier: KeyVerifier) -> None:
+    def __init__(self, routes: list[Route], authenticator: Authenticator) -> None:
         super().__init__()
         self.routes = routes
-        self._verifier = verifier
+        self._auth = authenticator
 
     def render(self, request: Request) -> Any:
         d = defer.ensureDeferred(self._handle(request))
@@ -143,20 +153,36 @@ class ApiResource(Resource):
             )
         raise ApiError(404, "no such API endpoint; /api/v1/openapi.json lists them")
 
-    async def _authenticate(self, request: Request, scope: str | None) -> KeyGrant | None:
+    async def _authenticate(self, request: Request, scope: str | None) -> Identity | None:
         if scope is None:
             return None
-        header = (request.getHeader("authorization") or "").strip()
+        header = request.getHeader("authorization")
+        cookie = request.getCookie(COOKIE.encode())
         challenge = {"WWW-Authenticate": 'Bearer realm="sequenzia"'}
-        if not header:
-            raise ApiError(401, "this endpoint needs 'Authorization: Bearer KEY'", challenge)
-        match = _BEARER.match(header)
-        grant = await self._verifier.verify(match.group(1)) if match else None
-        if grant is None:
-            raise ApiError(401, "the key is not valid (unknown or revoked)", challenge)
-        if not grant.allows(scope):
-            raise ApiError(403, f"this key's scope is '{grant.scope}'; this needs '{scope}'")
-        return grant
+        if not header and not cookie:
+            raise ApiError(
+                401, "this endpoint needs 'Authorization: Bearer KEY' or a login session", challenge
+            )
+        if header and not _BEARER.match(header.strip()):
+            raise ApiError(401, "the Authorization header must be 'Bearer KEY'", challenge)
+        identity = await self._auth.identify(
+            header, cookie.decode("ascii", "replace") if cookie else None
+        )
+        if identity is None:
+            what = (
+                "key is not valid (unknown or revoked)"
+                if header
+                else "session has ended; log in again"
+            )
+            raise ApiError(401, f"the {what}", challenge)
+        if not SCOPES.index(identity.scope) >= SCOPES.index(scope):
+            raise ApiError(403, f"this key's scope is '{identity.scope}'; this needs '{scope}'")
+        if identity.via == "session" and request.method not in (b"GET", b"HEAD"):
+            # a cookie rides along with any site's request: prove this one comes from our pages
+            sent = request.getHeader("x-csrf-token") or ""
+            if not identity.csrf_token or not hmac.compare_digest(sent, identity.csrf_token):
+                raise ApiError(403, "missing or wrong X-CSRF-Token header for this session")
+        return identity
 
     async def _handle(self, request: Request) -> None:
         method = request.method.decode("ascii", "replace")
@@ -166,8 +192,8 @@ class ApiResource(Resource):
         headers: dict[str, str] = {}
         try:
             route, params = self._resolve(method, segments)
-            grant = await self._authenticate(request, route.scope)
-            call = Call(request, params, grant)
+            identity = await self._authenticate(request, route.scope)
+            call = Call(request, params, identity)
             status, body = await route.handler(call)
             headers = call.response_headers
         except ApiError as e:

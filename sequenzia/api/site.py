@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sequenzia.api.jobs import JobsApi
+from sequenzia.api.me import MeApi
 from sequenzia.api.openapi import openapi_route
 from sequenzia.api.records import RecordsApi
 from sequenzia.api.router import ApiResource
 from sequenzia.api.uploads import UploadsApi
+from sequenzia.authware.access import Authenticator
 from sequenzia.authware.keys import KeyVerifier
 from sequenzia.config import Config
 
@@ -16,9 +18,10 @@ from sequenzia.config import Config
 def build_api(database: Any, bus: Any, clock: Any, config: Config) -> ApiResource:
     jobs = JobsApi(database, bus, clock)
     routes = [
+        *MeApi(database).routes(),
         *jobs.routes(),
         *RecordsApi(database, jobs).routes(),
         *UploadsApi(database, jobs, config).routes(),
     ]
     routes.append(openapi_route(routes))
-    return ApiResource(routes, KeyVerifier(database, clock))
+    return ApiResource(routes, Authenticator(database, KeyVerifier(database, clock), clock))

@@ -77,10 +77,8 @@ class UploadsApi:
         upload = None
         if re.fullmatch(r"[0-9a-f]{32}", upload_id):
             upload = await self._db.runInteraction("upload", uploads.get, upload_id)
-        grant = call.grant
-        if upload is None or (
-            grant is not None and grant.scope != "admin" and upload["key_id"] != grant.key_id
-        ):
+        who = call.who
+        if upload is None or (not who.everything and upload["user_id"] != who.user_id):
             raise ApiError(404, f"there is no upload {upload_id[:40]!r}")
         return upload
 
@@ -105,12 +103,14 @@ class UploadsApi:
         channel = await self._db.runInteraction("channel", store.channel_row, int(raw))
         if channel is None or channel["deleted"] or channel["kind"] not in POSTABLE:
             raise ApiError(404, f"there is no text channel {raw}")
+        if not call.who.can_write(int(raw)):
+            raise ApiError(403, f"you may not upload to channel {raw}")
         part_size = await self._part_size(int(channel["server_id"]))
         upload_id = uuid.uuid4().hex
         now = int(time.time() * 1000)
         upload = {
             "id": upload_id,
-            "key_id": call.grant.key_id if call.grant else None,
+            "user_id": call.who.user_id,
             "name": name,
             "size": size,
             "xxh3_128": digest,

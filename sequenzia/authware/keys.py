@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+from twisted.internet import threads
 
 PREFIX = "sqk_"
 PREFIX_LENGTH = 12
@@ -76,23 +77,45 @@ def lookup(txn: Any, key: str) -> KeyGrant | None:
     return None
 
 
-def ensure_owner_key(txn: Any, data_dir: Path) -> Path:
-    """`<data>/owner.key` exists (mode 0600) and is registered; its path.
-
-    A key file whose hash the database lacks (a new or reset database) is registered
-    again, so the file and the database always agree.
-    """
-    path = data_dir / OWNER_KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text().strip()
-    else:
-        key = new_key()
-        with os.fdopen(fd, "w") as f:
-            f.write(key + "\n")
+def _register_if_missing(txn: Any, key: str) -> None:
     if lookup(txn, key) is None:
         register_key(txn, key, user_id=0, kind="owner", name="owner key", scope="admin")
+
+
+def _publish_key(path: Path, key: str) -> str:
+    """Write the key file (0600) unless another process was first; the key in the file."""
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(scratch, path)  # never replaces: the first process's key stands
+    except FileExistsError:
+        key = path.read_text().strip()
+    finally:
+        scratch.unlink()
+    return key
+
+
+async def install_owner_key(database: Any, data_dir: Path) -> Path:
+    """`<data>/owner.key` exists (mode 0600) and the database knows it; its path.
+
+    The file appears only once its hash is committed, so a client that finds it can use
+    it at once. A key file whose hash the database lacks (a new or reset database) is
+    registered again, so the file and the database always agree.
+    """
+    path = data_dir / OWNER_KEY_FILE
+    if path.exists():
+        key = await threads.deferToThread(path.read_text)
+        await database.runInteraction("keys.owner", _register_if_missing, key.strip())
+        return path
+    key = new_key()
+    await database.runInteraction("keys.owner", _register_if_missing, key)
+    written = await threads.deferToThread(_publish_key, path, key)
+    if written != key:
+        await database.runInteraction("keys.owner", _register_if_missing, written)
     return path
 
 

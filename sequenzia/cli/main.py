@@ -16,6 +16,8 @@ from sequenzia import __version__
 from sequenzia.cli import (
     db_commands,
     devcord_command,
+    gc_command,
+    keys_command,
     reindex_command,
     upload_command,
     watch_command,
@@ -28,6 +30,8 @@ COMMAND_MODULES = (
     db_commands,
     devcord_command,
     reindex_command,
+    gc_command,
+    keys_command,
     upload_command,
     watch_command,
 )

@@ -7,14 +7,11 @@ a reindex job and follows it until it is done.
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 
-from sequenzia.cli.errors import CommandFailed, UsageProblem
+from sequenzia.cli.errors import UsageProblem
+from sequenzia.cli.following import follow, journal_job
 from sequenzia.cli.options import add_config_options, config_from_args
-from sequenzia.db.direct import run_interaction
 from sequenzia.db.url import parse_database_url
-from sequenzia.discordio import journal
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,32 +47,12 @@ def run(args: argparse.Namespace) -> int:
         channels.append(int(raw))
     url = parse_database_url(config_from_args(args).database.url)
     payload = {"all": True} if args.all else {"channel_ids": channels}
-    try:
-        job_id = run_interaction(url, journal.enqueue, "reindex", payload, priority=journal.BACKLOG)
-    except Exception as e:
-        raise CommandFailed(f"cannot journal the reindex job: {e}") from None
+    job_id = journal_job(url, "reindex", payload)
     if args.no_wait:
         print(f"reindex journalled as job {job_id}")
         return 0
+    r = follow(url, job_id, "reindex", args.timeout)
     print(
-        f"reindex journalled as job {job_id}; waiting for the io role (twistd sequenzia) to run it",
-        file=sys.stderr,
+        f"reindexed {r.get('messages', 0)} messages in {r.get('channels', 0)} channels; removed {r.get('removed', 0)} stale records"
     )
-    deadline = time.monotonic() + args.timeout if args.timeout else None
-    while True:
-        job = run_interaction(url, journal.get, job_id)
-        if job is None:
-            raise CommandFailed(f"job {job_id} disappeared")
-        if job.state == "done":
-            r = job.result or {}
-            print(
-                f"reindexed {r.get('messages', 0)} messages in {r.get('channels', 0)} channels; removed {r.get('removed', 0)} stale records"
-            )
-            return 0
-        if job.state == "failed":
-            raise CommandFailed(f"reindex job {job_id} failed: {job.last_error}")
-        if deadline is not None and time.monotonic() > deadline:
-            raise CommandFailed(
-                f"reindex job {job_id} still {job.state} after {args.timeout:g} s; it stays journalled"
-            )
-        time.sleep(0.5)
+    return 0

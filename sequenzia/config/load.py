@@ -19,7 +19,9 @@ from typing import Any
 
 from sequenzia.config.schema import (
     SECTIONS,
+    AuthSection,
     BusSection,
+    CdsSection,
     DatabaseSection,
     DevcordSection,
     DiscordSection,
@@ -40,6 +42,8 @@ class Config:
     bus: BusSection
     discord: DiscordSection
     spans: SpansSection
+    cds: CdsSection
+    auth: AuthSection
     devcord: DevcordSection
     logging: LoggingSection
     source: str  # the file read, or "defaults"
@@ -47,6 +51,10 @@ class Config:
     @property
     def data_dir(self) -> Path:
         return Path(self.server.data_dir)
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.cds.cache_dir) if self.cds.cache_dir else self.data_dir / "cache"
 
     @property
     def database_url(self) -> str:

@@ -213,6 +213,52 @@ class SpansSection:
 
 
 @dataclass(frozen=True)
+class CdsSection:
+    """The Content Distribution System: /f/ links, spanned-file assembly and its cache."""
+
+    cache_dir: str = key(
+        "",
+        "Where reassembled spanned files are cached, on storage every web process shares. "
+        "Empty: <data_dir>/cache. Nginx's internal location must alias this directory.",
+    )
+    cache_budget_gib: int = key(
+        50,
+        "Size budget of the cache in GiB; least recently used files are evicted past it.",
+        check=int_range(1, 1 << 20),
+    )
+    accel: bool = key(
+        False,
+        "Behind Nginx (nginx/sequenzia.conf): answer cached reads with X-Accel-Redirect and "
+        "let Nginx send the file. Off: the web process sends it itself.",
+    )
+    fetch_parallel: int = key(
+        4, "Parts fetched at once while assembling a spanned file.", check=int_range(1, 32)
+    )
+
+
+@dataclass(frozen=True)
+class AuthSection:
+    """AuthWare: "Log in with Discord", sessions."""
+
+    client_id: str = key(
+        "",
+        "The Discord application's client id for OAuth2 login. Empty with no discord.token: "
+        "the embedded devcord's.",
+    )
+    client_secret: str = key(
+        "",
+        "The application's client secret. Prefer $SEQUENZIA_OAUTH_CLIENT_SECRET.",
+        env="SEQUENZIA_OAUTH_CLIENT_SECRET",
+    )
+    session_days: int = key(
+        30, "A login lasts this many days (then log in again).", check=int_range(1, 365)
+    )
+    logins_per_minute: int = key(
+        10, "Login attempts allowed per client address per minute.", check=int_range(1, 1000)
+    )
+
+
+@dataclass(frozen=True)
 class DevcordSection:
     """The embedded Discord emulator, used when discord.token is empty."""
 
@@ -243,6 +289,8 @@ SECTIONS: dict[str, type] = {
     "bus": BusSection,
     "discord": DiscordSection,
     "spans": SpansSection,
+    "cds": CdsSection,
+    "auth": AuthSection,
     "devcord": DevcordSection,
     "logging": LoggingSection,
 }

@@ -46,6 +46,11 @@ def convert_placeholders(sql: str) -> str:
     return "".join(out)
 
 
+def _insert(table: str, columns: Sequence[str]) -> str:
+    """INSERT INTO table (columns) VALUES (?, ...): identifiers from our code, values bound."""
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"  # noqa: S608
+
+
 class Engine:
     dialect: str
     module: Any
@@ -136,9 +141,7 @@ class SqliteEngine(Engine):
         values: Sequence[str],
         insert_only: Sequence[str] = (),
     ) -> str:
-        cols = [*keys, *values, *insert_only]
-        # identifiers come from the calling code, never from input; values stay bound
-        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608
+        sql = _insert(table, [*keys, *values, *insert_only])
         if values:
             sets = ", ".join(f"{v} = excluded.{v}" for v in values)
             return f"{sql} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
@@ -217,9 +220,7 @@ class MysqlEngine(Engine):
         values: Sequence[str],
         insert_only: Sequence[str] = (),
     ) -> str:
-        cols = [*keys, *values, *insert_only]
-        # identifiers come from the calling code, never from input; values stay bound
-        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608
+        sql = _insert(table, [*keys, *values, *insert_only])
         # VALUES(col) works on MariaDB and MySQL 8 alike (deprecated in MySQL, still accepted);
         # the `AS new` alias form is MySQL-only (NOTES.md).
         updates = values or keys[:1]

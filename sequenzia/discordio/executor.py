@@ -17,16 +17,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from twisted.internet import defer, task
+from twisted.internet import defer, task, threads
 from twisted.logger import Logger
 
+from cds.cache import SpanCache
 from sequenzia.discordio import journal, operations
 from sequenzia.discordio.breaker import InvalidRequestBreaker
 from sequenzia.discordio.indexing import index_message
 from sequenzia.discordio.journal import Job
 from sequenzia.discordio.payload import BadJob, job_files, job_int, job_text
+from sequenzia.discordio.refresher import refresh_rows
 from sequenzia.discordio.relocate import Relocator
 from sequenzia.discordio.spanning import Spanner
+from sequenzia.discordio.sweep import sweep_orphans
 from sequenzia.junefs import store
 from sequenzia.spans import store as spans
 
@@ -70,6 +73,7 @@ class JobExecutor:
         poll_s: float = 1.0,
         breaker: InvalidRequestBreaker | None = None,
         staging_dir: Path,
+        cache_dir: Path | None = None,
         on_settled: Callable[[Job, str], None] | None = None,
     ) -> None:
         self._db = database
@@ -86,6 +90,7 @@ class JobExecutor:
         self.breaker = breaker or InvalidRequestBreaker(clock.seconds)
         self._loop: task.LoopingCall | None = None
         self._claiming = False
+        self._cache_dir = cache_dir
         self._on_settled = on_settled or (lambda job, state: None)
         relocator = Relocator(database, bridge, staging_dir, self._pick)
         self.operations: dict[str, Operation] = {
@@ -99,6 +104,8 @@ class JobExecutor:
             "rotate": relocator.rotate,
             "store_upload": Spanner(database, bridge, self._pick).store_upload,
             "reindex": self._reindex,
+            "refresh": self._refresh,
+            "gc": self._gc,
         }
 
     def start(self) -> None:
@@ -298,6 +305,10 @@ class JobExecutor:
             spans.forget_file(txn, file_id)
 
         await self._db.runInteraction("spans.forget", forget)
+        if self._cache_dir is not None:
+            # the shared span cache: a deleted file must not stay readable there
+            cache = SpanCache(self._cache_dir, budget_bytes=0)
+            await threads.deferToThread(cache.remove, file_id)
 
     async def _pin(self, job: Job) -> dict[str, Any]:
         p = job.payload
@@ -342,6 +353,31 @@ class JobExecutor:
                 "reindex.prune", _prune_channel, channel_id, seen
             )
         result = {"channels": len(channel_ids), "messages": messages, "removed": removed}
+        await self._db.runInteraction("journal.complete", journal.complete, job.id, result)
+        return result
+
+    async def _refresh(self, job: Job) -> dict[str, Any]:
+        """Fresh signed URLs for one record (`eid`) or one spanned file (`file_id`)."""
+        p = job.payload
+        if "eid" in p:
+            done = await refresh_rows(self._db, self._bridge, eid=job_int(p, "eid"))
+        elif isinstance(p.get("file_id"), str):
+            done = await refresh_rows(self._db, self._bridge, file_id=p["file_id"])
+        else:
+            raise BadJob("a refresh needs 'eid' or 'file_id'")
+        result = {"refreshed": done}
+        await self._db.runInteraction("journal.complete", journal.complete, job.id, result)
+        return result
+
+    async def _gc(self, job: Job) -> dict[str, Any]:
+        """Orphan parts in the data channels: reported, and deleted with 'apply'."""
+        p = job.payload
+        apply, min_age = p.get("apply", False), p.get("min_age_s", 3600)
+        if not isinstance(apply, bool):
+            raise BadJob(f"'apply' must be true or false, not {apply!r}")
+        if isinstance(min_age, bool) or not isinstance(min_age, int | float) or min_age < 0:
+            raise BadJob(f"'min_age_s' must be a number of seconds >= 0, not {min_age!r}")
+        result = await sweep_orphans(self._db, self._bridge, min_age_s=min_age, apply=apply)
         await self._db.runInteraction("journal.complete", journal.complete, job.id, result)
         return result
 

@@ -49,6 +49,33 @@ def _store(txn: Any, updates: list[tuple[str, Any, str]]) -> None:
             )
 
 
+def _urls_of(txn: Any, file_id: str | None, eid: int | None) -> list[tuple[str, Any, str]]:
+    """(table, key, url) of one record's attachment, or of every part of one spanned file."""
+    if eid is not None:
+        txn.execute("SELECT eid, url FROM records WHERE eid = ? AND url IS NOT NULL", (eid,))
+        return [("records", int(r[0]), r[1]) for r in txn.fetchall()]
+    txn.execute(
+        "SELECT file_id, idx, url FROM file_parts WHERE file_id = ? AND url IS NOT NULL ORDER BY idx",
+        (file_id,),
+    )
+    return [("file_parts", (r[0], int(r[1])), r[2]) for r in txn.fetchall()]
+
+
+async def refresh_rows(
+    database: Any, bridge: Any, *, file_id: str | None = None, eid: int | None = None
+) -> int:
+    """Renew the URLs of one record or one spanned file now (a reader found one expired)."""
+    rows = await database.runInteraction("urls.of", _urls_of, file_id, eid)
+    done = 0
+    for start in range(0, len(rows), BATCH):
+        batch = rows[start : start + BATCH]
+        fresh = await bridge.call(operations.refresh_urls, [url for _, _, url in batch])
+        updates = [(table, key, fresh[url]) for table, key, url in batch if url in fresh]
+        await database.runInteraction("urls.store", _store, updates)
+        done += len(updates)
+    return done
+
+
 class UrlRefresher:
     log = Logger()
 

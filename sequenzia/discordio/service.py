@@ -127,6 +127,7 @@ class DiscordIOService(Service):
                 holder=self.holder,
                 may_write=lambda: lease.held and bridge.connected,
                 staging_dir=self._config.data_dir / "staging" / "io",
+                cache_dir=self._config.cache_dir,
                 on_settled=self._announce,
             )
             self.executor.start()

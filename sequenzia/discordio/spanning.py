@@ -34,6 +34,7 @@ from sequenzia.spans import store as spans
 from sequenzia.spans.captions import header_caption, part_caption
 from sequenzia.spans.hashing import xxh3_128_hex
 from sequenzia.spans.plan import SpanPlan
+from sequenzia.spans.preview import make_preview
 from sequenzia.uploads import staging
 from sequenzia.uploads import store as uploads
 
@@ -157,8 +158,14 @@ class Spanner:
             str(upload["xxh3_128"]),
             note=str(upload["content"] or ""),
         )
+        preview = await threads.deferToThread(make_preview, path, str(upload["name"]))
+        files = [operations.OutgoingFile("", "preview.jpg", preview)] if preview else []
         message = await self._bridge.call(
-            operations.send_message, job_int(job.payload, "channel_id"), caption, [], f"sq{job.id}h"
+            operations.send_message,
+            job_int(job.payload, "channel_id"),
+            caption,
+            files,
+            f"sq{job.id}h",
         )
         return int(await self._db.runInteraction("index", index_message, message, server_id))
 

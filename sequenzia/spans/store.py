@@ -111,3 +111,15 @@ def forget_file(txn: Any, file_id: str) -> None:
     """A deleted spanned file: its parts and header rows go."""
     txn.execute("DELETE FROM file_parts WHERE file_id = ?", (file_id,))
     txn.execute("DELETE FROM spanned_files WHERE id = ?", (file_id,))
+
+
+READ_FIELDS = ("idx", "message_id", "channel_id", "size", "xxh3_128", "url", "url_expires_ts")
+
+
+def parts_for_read(txn: Any, file_id: str) -> list[dict[str, Any]]:
+    """A spanned file's parts with their CDN URLs, in order."""
+    txn.execute(
+        f"SELECT {', '.join(READ_FIELDS)} FROM file_parts WHERE file_id = ? ORDER BY idx",  # noqa: S608
+        (file_id,),
+    )
+    return [dict(zip(READ_FIELDS, r, strict=True)) for r in txn.fetchall()]

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 COLUMNS = (
-    "id", "key_id", "name", "size", "xxh3_128", "channel_id", "server_id", "content",
+    "id", "user_id", "name", "size", "xxh3_128", "channel_id", "server_id", "content",
     "part_size", "part_count", "state", "job_id", "eid", "error", "created_ts", "updated_ts",
     "expires_ts",
 )  # fmt: skip

@@ -6,7 +6,6 @@ import time
 from collections.abc import Mapping
 
 from twisted.internet.interfaces import IReactorTime
-from twisted.web import pages
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
@@ -25,21 +24,31 @@ _HOME = """<!doctype html>
 
 
 class Home(Resource):
+    isLeaf = True
+
     def render_GET(self, request: Request) -> bytes:
+        if request.postpath not in ([], [b""]):
+            request.setResponseCode(404)
+            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+            return b"There is nothing at this address."
         request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
         return _HOME.format(version=__version__).encode()
 
-    def getChild(self, path: bytes, request: Request) -> IResource:
-        if path == b"":
-            return self
-        return pages.notFound("No such page", "There is nothing at this address.")
-
 
 def build_site(
-    checks: Mapping[str, ReadinessCheck], clock: IReactorTime, api: IResource | None = None
+    checks: Mapping[str, ReadinessCheck],
+    clock: IReactorTime,
+    api: IResource | None = None,
+    files: IResource | None = None,
+    children: Mapping[bytes, IResource] | None = None,
 ) -> Site:
-    """The web role's Site: health endpoints, the JSON API and a placeholder home page."""
-    root = Home()
+    """The web role's Site: health endpoints, the JSON API, /f/ links and a home page."""
+    root = Resource()
+    root.putChild(b"", Home())  # until the gallery's pages are given
+    if files is not None:
+        root.putChild(b"f", files)
+    for name, child in (children or {}).items():
+        root.putChild(name, child)
     if api is not None:
         versions = Resource()
         versions.putChild(b"v1", api)

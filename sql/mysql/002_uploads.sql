@@ -3,7 +3,7 @@
 
 CREATE TABLE uploads (
   id CHAR(32) NOT NULL PRIMARY KEY,
-  key_id BIGINT NULL,
+  user_id BIGINT NULL,
   name VARCHAR(255) NOT NULL,
   size BIGINT NOT NULL,
   xxh3_128 CHAR(32) NOT NULL,

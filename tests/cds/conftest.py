@@ -29,3 +29,6 @@ def run_nginx(nginx_dir: Path) -> Iterator[Callable[[int, Path], Nginx]]:
             return nginx
 
         yield run
+
+
+from tests.devcord.conftest import devcord  # noqa: E402, F401 (a fixture)

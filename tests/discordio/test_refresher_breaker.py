@@ -80,15 +80,16 @@ async def test_an_open_breaker_stops_sending(
 ) -> None:
     io = await run_io(tmp_path, database, devcord)
     try:
-        io.executor.breaker._open_until = reactor.seconds() + 1.5
+        io.executor.breaker._open_until = reactor.seconds() + 600
         job_id = await database.runInteraction(
             "e",
             journal.enqueue,
             "post",
             {"channel_id": devcord.text_channel_id(), "content": "later"},
         )
-        await task.deferLater(reactor, 1.0, lambda: None)
+        await task.deferLater(reactor, 1.5, lambda: None)  # polls come and go: nothing is sent
         assert (await database.runInteraction("g", journal.get, job_id)).state == "queued"
+        io.executor.breaker._open_until = 0  # the cool-down is over
         job = await settled(database, job_id)
         assert job.state == "done"
     finally:

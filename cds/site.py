@@ -1,0 +1,64 @@
+"""Assembling the CDS: the cache, the assembler, and the /f/ resource, for the web role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import treq
+from twisted.internet import task
+
+from cds.assembly import Assembler
+from cds.cache import SpanCache
+from cds.resource import FileResource
+from sequenzia.authware.access import Authenticator
+from sequenzia.authware.keys import KeyVerifier
+from sequenzia.config import Config
+from sequenzia.discordio import journal
+from sequenzia.discordio.submit import submit
+
+GiB = 1024**3
+REFRESH_WAIT_S = 20
+
+
+async def fetch(url: str) -> tuple[int, bytes]:
+    """A part's bytes from the CDN (bounded by the part size)."""
+    response = await treq.get(url, timeout=120)
+    return response.code, await response.content()
+
+
+class UrlRenewal:
+    """Fresh signed URLs through Discord I/O (the only process talking to Discord)."""
+
+    def __init__(self, database: Any, bus: Any, clock: Any) -> None:
+        self._db, self._bus, self._clock = database, bus, clock
+
+    async def _run(self, payload: dict[str, Any]) -> None:
+        job_id = await submit(self._db, self._bus, "refresh", payload, priority=journal.INTERACTIVE)
+        for _ in range(REFRESH_WAIT_S * 10):
+            job = await self._db.runInteraction("journal.get", journal.get, job_id)
+            if job.state in ("done", "failed"):
+                return
+            await task.deferLater(self._clock, 0.1, lambda: None)
+
+    async def file(self, file_id: str) -> None:
+        await self._run({"file_id": file_id})
+
+    async def record(self, eid: int) -> None:
+        await self._run({"eid": eid})
+
+
+def build_cds(
+    database: Any, bus: Any, clock: Any, config: Config
+) -> tuple[FileResource, SpanCache]:
+    cache = SpanCache(config.cache_dir, config.cds.cache_budget_gib * GiB)
+    renewal = UrlRenewal(database, bus, clock)
+    assembler = Assembler(database, cache, fetch, renewal.file, parallel=config.cds.fetch_parallel)
+    resource = FileResource(
+        database,
+        Authenticator(database, KeyVerifier(database, clock), clock),
+        cache,
+        assembler,
+        renewal.record,
+        accel=config.cds.accel,
+    )
+    return resource, cache

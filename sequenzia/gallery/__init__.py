@@ -1,0 +1,1 @@
+"""The gallery: browsing and searching the library (pages, the records API, feeds)."""

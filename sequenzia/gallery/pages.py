@@ -1,0 +1,304 @@
+"""The gallery's pages (Jinja2 templates in `web/templates`): home, gallery views, item.
+
+Every page needs a login session (or a Bearer key); without one, the home page offers
+"Log in with Discord" and the other pages send the browser there. Pages list only what the
+viewer's roles let them read, through the same query as `/api/v1/records`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.web import static
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+import sequenzia
+from sequenzia.api.records import public_listing
+from sequenzia.authware.access import Authenticator, Identity
+from sequenzia.authware.sessions import COOKIE
+from sequenzia.gallery import store as gallery_store
+from sequenzia.gallery.query import QueryError, build, match_folder
+
+VIEWS = ("gallery", "files", "cards")
+
+
+def web_root() -> Path:
+    """Where web/ is: beside the source tree, or installed under <prefix>/share/sequenzia."""
+    source = Path(sequenzia.__file__).resolve().parents[1] / "web"
+    return source if source.is_dir() else Path(sys.prefix) / "share" / "sequenzia" / "web"
+
+
+def size_text(size: Any) -> str:
+    if not size:
+        return ""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return ""
+
+
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
+    shown = public_listing(row)
+    shown["size_text"] = size_text(row.get("size"))
+    shown["date"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime(int(row["posted_ts"]) / 1000))
+    return shown
+
+
+def _folders(txn: Any, readable: frozenset[int] | None) -> list[dict[str, Any]]:
+    """Servers → categories → channels the viewer can read, with their record counts."""
+    txn.execute("SELECT channel_id, COUNT(*) FROM records WHERE kind <> 'part' GROUP BY channel_id")
+    counts = {int(r[0]): int(r[1]) for r in txn.fetchall()}
+    txn.execute(
+        "SELECT c.id, c.name, c.kind, c.parent_id, c.server_id, s.name, c.is_data FROM channels c"
+        " JOIN servers s ON s.id = c.server_id WHERE c.deleted = 0 ORDER BY s.position, s.id, c.position, c.id"
+    )
+    rows = txn.fetchall()
+    categories = {int(r[0]): r[1] for r in rows if r[2] == "category"}
+    servers: dict[int, dict[str, Any]] = {}
+    for cid, name, kind, parent, server_id, server_name, is_data in rows:
+        if kind not in ("text", "news", "thread") or is_data:
+            continue
+        if readable is not None and int(cid) not in readable:
+            continue
+        server = servers.setdefault(int(server_id), {"name": server_name, "groups": {}})
+        group = categories.get(int(parent)) if parent else ""
+        server["groups"].setdefault(group, []).append(
+            {"id": cid, "name": name, "count": counts.get(int(cid), 0)}
+        )
+    return [
+        {
+            "name": s["name"],
+            "groups": [{"name": g, "channels": cs} for g, cs in s["groups"].items()],
+        }
+        for s in servers.values()
+    ]
+
+
+def _item(txn: Any, eid: int) -> dict[str, Any] | None:
+    txn.execute(
+        "SELECT r.eid, r.message_id, r.channel_id, r.kind, r.content, COALESCE(sf.name, r.attachment_name),"
+        " COALESCE(sf.size, r.attachment_size), r.content_type, r.width, r.height, r.posted_ts, r.file_id,"
+        " r.attachment_name, c.name FROM records r LEFT JOIN spanned_files sf ON sf.id = r.file_id"
+        " AND r.kind = 'spanned' LEFT JOIN channels c ON c.id = r.channel_id WHERE r.eid = ?",
+        (eid,),
+    )
+    row = txn.fetchone()
+    if row is None:
+        return None
+    keys = (*gallery_store.COLUMNS, "channel_name")
+    return dict(zip(keys, row, strict=True))
+
+
+def _neighbours(txn: Any, record: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The newer and older records of the same channel."""
+    channel, ts, eid = record["channel_id"], record["posted_ts"], record["eid"]
+    txn.execute(
+        "SELECT eid FROM records WHERE channel_id = ? AND kind <> 'part' AND (posted_ts > ? OR (posted_ts = ? AND eid > ?))"
+        " ORDER BY posted_ts, eid LIMIT 1",
+        (channel, ts, ts, eid),
+    )
+    newer = txn.fetchone()
+    txn.execute(
+        "SELECT eid FROM records WHERE channel_id = ? AND kind <> 'part' AND (posted_ts < ? OR (posted_ts = ? AND eid < ?))"
+        " ORDER BY posted_ts DESC, eid DESC LIMIT 1",
+        (channel, ts, ts, eid),
+    )
+    older = txn.fetchone()
+    return (int(newer[0]) if newer else None, int(older[0]) if older else None)
+
+
+class Page(Resource):
+    """A page rendered asynchronously: `render_page` returns (status, html) or raises."""
+
+    isLeaf = True
+    log = Logger()
+
+    def __init__(self, pages: GalleryPages) -> None:
+        super().__init__()
+        self.pages = pages
+
+    def render_GET(self, request: Request) -> Any:
+        d = defer.ensureDeferred(self._render(request))
+        d.addErrback(lambda f: self.log.failure("page {uri} failed", f, uri=request.uri))
+        return NOT_DONE_YET
+
+    async def _render(self, request: Request) -> None:
+        try:
+            who = await self.pages.identify(request)
+            status, body = await self.render_page(request, who)
+        except Exception:
+            self.log.failure("page {uri} failed", uri=request.uri)
+            status, body = (
+                500,
+                self.pages.error_page("Something went wrong; the server log has the details."),
+            )
+        if request._disconnected:
+            return
+        request.setResponseCode(status)
+        if status in (301, 302, 303):
+            request.setHeader("Location", body.decode())
+            body = b""
+        else:
+            request.setHeader("Content-Type", "text/html; charset=utf-8")
+        request.setHeader("Cache-Control", "private, no-store")
+        request.setHeader("X-Frame-Options", "DENY")
+        request.write(body)
+        request.finish()
+
+    async def render_page(self, request: Request, who: Identity | None) -> tuple[int, bytes]:
+        raise NotImplementedError
+
+
+def _params(request: Request) -> dict[str, str]:
+    return {
+        k.decode(): v[-1].decode("utf-8", "replace")
+        for k, v in request.args.items()
+        if k != b"fragment"
+    }
+
+
+class Home(Page):
+    async def render_page(self, request: Request, who: Identity | None) -> tuple[int, bytes]:
+        if request.postpath not in ([], [b""]):
+            return 404, self.pages.error_page("There is nothing at this address.")
+        if who is None:
+            return 200, self.pages.render("login.html", params={})
+        rows, _ = await self.pages.records(who, {"limit": "30"})
+        return 200, await self.pages.render_for(who, "home.html", records=rows, params={})
+
+
+class Gallery(Page):
+    async def render_page(self, request: Request, who: Identity | None) -> tuple[int, bytes]:
+        if who is None:
+            return 302, b"/"
+        params = _params(request)
+        view = params.get("view") or "gallery"
+        if view not in VIEWS:
+            return 400, self.pages.error_page(
+                f"view must be one of {', '.join(VIEWS)}, not {view!r}"
+            )
+        if view == "gallery" and "media" not in params and "q" not in params:
+            params = {**params, "media": "image"}
+        try:
+            rows, following = await self.pages.records(who, params)
+        except QueryError as e:
+            return 400, self.pages.error_page(f"The '{e.parameter}' in this address {e.message}.")
+        next_link = "/gallery?" + urlencode({**params, "cursor": following}) if following else None
+        if request.args.get(b"fragment") == [b"1"]:
+            if next_link:
+                request.setHeader("X-Next-Page", next_link)
+            return 200, self.pages.render("tiles.html", records=rows)
+
+        def view_link(v: str) -> str:
+            kept = {k: val for k, val in params.items() if k not in ("cursor", "view", "media")}
+            return "/gallery?" + urlencode({**kept, "view": v})
+
+        return 200, await self.pages.render_for(
+            who, "gallery.html", records=rows, params=params, view=view, next=following,
+            next_link=next_link, view_link=view_link, api_query=urlencode(params),
+        )  # fmt: skip
+
+
+class Item(Page):
+    async def render_page(self, request: Request, who: Identity | None) -> tuple[int, bytes]:
+        if who is None:
+            return 302, b"/"
+        raw = request.postpath[0].decode("ascii", "replace") if request.postpath else ""
+        record = (
+            await self.pages.db.runInteraction("item", _item, int(raw))
+            if raw.isdigit() and len(raw) < 20
+            else None
+        )
+        if (
+            record is None
+            or record["kind"] == "part"
+            or not who.can_read(int(record["channel_id"]))
+        ):
+            return 404, self.pages.error_page("There is no such item, or it is not yours to see.")
+        newer, older = await self.pages.db.runInteraction("item.neighbours", _neighbours, record)
+        shown = {**_shown(record), "channel_name": record["channel_name"]}
+        return 200, await self.pages.render_for(
+            who, "item.html", record=shown, previous=newer, following=older, params={}
+        )
+
+
+class GalleryPages:
+    """The pages and what they share: templates, identity, queries."""
+
+    def __init__(
+        self, database: Any, authenticator: Authenticator, root: Path | None = None
+    ) -> None:
+        self.db = database
+        self._auth = authenticator
+        self.root = root or web_root()
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.root / "templates"),
+            autoescape=jinja2.select_autoescape(("html",)),
+            undefined=jinja2.StrictUndefined,
+        )
+
+    async def identify(self, request: Request) -> Identity | None:
+        cookie = request.getCookie(COOKIE.encode())
+        return await self._auth.identify(
+            request.getHeader("authorization"),
+            cookie.decode("ascii", "replace") if cookie else None,
+        )
+
+    def render(self, template: str, **values: Any) -> bytes:
+        values.setdefault("user", None)
+        values.setdefault("csrf_token", None)
+        return self._env.get_template(template).render(**values).encode()
+
+    def error_page(self, message: str) -> bytes:
+        return self.render("error.html", params={}, message=message)
+
+    async def render_for(self, who: Identity, template: str, **values: Any) -> bytes:
+        readable = None if who.everything else who.readable
+        folders = await self.db.runInteraction("folders", _folders, readable)
+        user = await self.db.runInteraction("user", _user, who.user_id)
+        return self.render(
+            template, folders=folders, user=user, csrf_token=who.csrf_token, **values
+        )
+
+    async def records(
+        self, who: Identity, params: dict[str, str]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        channels = await self.db.runInteraction(
+            "folders", gallery_store.folders, bool(params.get("q"))
+        )
+        query = build(
+            params, lambda path: match_folder(path, channels), int(time.time() * 1000), who.user_id
+        )
+        readable = None if who.everything else who.readable
+        rows, following = await self.db.runInteraction(
+            "records", gallery_store.list_records, query, readable
+        )
+        return [_shown(r) for r in rows], following
+
+    def resources(self) -> dict[bytes, Resource]:
+        return {
+            b"": Home(self),
+            b"gallery": Gallery(self),
+            b"item": Item(self),
+            b"static": static.File(str(self.root / "static")),
+        }
+
+
+def _user(txn: Any, user_id: int) -> dict[str, Any]:
+    txn.execute("SELECT username, global_name FROM users WHERE id = ?", (user_id,))
+    row = txn.fetchone()
+    return (
+        {"username": row[0], "global_name": row[1]}
+        if row
+        else {"username": "owner", "global_name": None}
+    )
