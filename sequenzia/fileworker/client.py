@@ -4,7 +4,8 @@ A failure worth another try (a lost connection, a timeout, 408/429/5xx) is retri
 exponential backoff and jitter, honouring Retry-After. One exception: when the very first
 request cannot even connect, the server is taken to be down or mistyped and the command
 fails at once instead of backing off for a minute. Any other error status becomes
-`Refused` with the server's own message; 401/403 become `Misuse` (the key is wrong).
+`Refused` with the server's own message; 401/403 become `Misuse` (the key is wrong, or
+may not do this).
 """
 
 from __future__ import annotations
@@ -211,10 +212,12 @@ class ApiClient:
                 f"{_error_message(status, reason, body)} (HTTP {status})",
                 retry_after=_retry_after(headers),
             )
-        if status in (401, 403):
+        if status == 401:
             raise Misuse(
                 f"the server at {self.access.url} refused the key: {_error_message(status, reason, body)}"
             )
+        if status == 403:  # the key is good but may not do this (scope, channel permission)
+            raise Misuse(_error_message(status, reason, body))
         if status >= 400:
             raise Refused(status, _error_message(status, reason, body))
 
