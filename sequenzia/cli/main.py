@@ -16,6 +16,7 @@ from sequenzia import __version__
 from sequenzia.cli import (
     db_commands,
     devcord_command,
+    download_command,
     gc_command,
     keys_command,
     reindex_command,
@@ -33,6 +34,7 @@ COMMAND_MODULES = (
     gc_command,
     keys_command,
     upload_command,
+    download_command,
     watch_command,
 )
 

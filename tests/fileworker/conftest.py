@@ -64,7 +64,7 @@ class Server:
         """A call to devcord itself (its Discord API or its fault switch)."""
         request = urllib.request.Request(
             path if path.startswith("http") else self.devcord["api_base"] + path,
-            data=json.dumps(body).encode(),
+            data=json.dumps(body).encode() if body is not None else None,
             method=method,
             headers={"Authorization": auth, "Content-Type": "application/json"},
         )
