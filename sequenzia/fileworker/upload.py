@@ -342,14 +342,15 @@ class Uploader:
             },
         )
 
-    def _count(self, n: int, name: str) -> None:
-        if self._progress is not None and n:
-            self._progress.advance(n, name)
+    def _count(self, n: int, label: str) -> None:
+        if self._progress is not None:
+            self._progress.advance(n, label)
 
     # -- completion
 
     def _complete(self, item: UploadItem, upload_id: str) -> int:
         """Hand the upload to Discord I/O and wait for its record; its eid."""
+        self._count(0, f"storing {item.name}")
         try:
             status, body = self._client.call(
                 "POST", f"/uploads/{upload_id}/complete?wait={COMPLETE_WAIT_S}"
