@@ -59,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
     client = client_from_args(args, console.note)
     channel = ChannelDirectory(client).resolve(args.to)
     items = [UploadItem(path, channel.id, shown, args.text) for path, shown in found]
-    console.progress.add(sum(path.stat().st_size for path, _ in found), len(found))
     uploader = Uploader(
         client,
         ResumeStore(default_root(os.environ)),

@@ -133,6 +133,8 @@ class Uploader:
         if not items:
             return
         self._resume.prune()
+        if self._progress is not None:
+            self._progress.add(sum(_size(item.path) for item in items), len(items))
         parts = ThreadPoolExecutor(self._parallel, thread_name_prefix="part")
         files = ThreadPoolExecutor(min(self._parallel, len(items)), thread_name_prefix="file")
         try:
@@ -169,6 +171,8 @@ class Uploader:
         upload, digest = self._resumable(key, item)
         if upload is None:
             digest = self._hash(item, size, mtime_ns)
+            # not idempotent: if the answer is lost, the retry makes a second upload and
+            # the first one simply expires on the server
             _, body = self._client.call(
                 "POST",
                 "/uploads",
@@ -378,6 +382,13 @@ class Uploader:
         if not eid:
             raise TransferFailed(f"the server stored {item.shown} but named no record for it")
         return int(eid)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # gone already: its upload will say so
 
 
 def _os_error(error: OSError) -> str:
