@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sequenzia.fileworker.client import ApiClient, TransientError
-from sequenzia.fileworker.errors import Cancelled, IntegrityFailed, TransferFailed
+from sequenzia.fileworker.errors import (
+    Cancelled,
+    FileWorkerError,
+    IntegrityFailed,
+    TransferFailed,
+)
 from sequenzia.fileworker.progress import Progress
 from sequenzia.fileworker.throttle import RateLimit
 from sequenzia.spans.hashing import new_hasher
@@ -117,7 +122,11 @@ class Downloader:
         self._resumed_at = 0
         try:
             verified = self._fetch_verified(file, temp, progress)
-        except IntegrityFailed:
+        except FileWorkerError as e:
+            if not isinstance(e, IntegrityFailed):
+                if temp.exists() and temp.stat().st_size == 0:
+                    temp.unlink()  # nothing worth resuming: leave no empty hidden file
+                raise
             temp.unlink(missing_ok=True)
             if self._resumed_at == 0:
                 raise

@@ -151,8 +151,13 @@ class Uploader:
                         on_failed(futures[future], error)
                     elif isinstance(error, OSError):
                         on_failed(futures[future], TransferFailed(_os_error(error)))
-                    elif error is not None:
-                        raise error
+                    elif isinstance(error, Exception):
+                        # a reply we did not expect (or a bug): this file fails with a
+                        # sentence naming it, the others go on, the user sees no traceback
+                        on_failed(
+                            futures[future],
+                            TransferFailed(f"unexpected {type(error).__name__}: {error}"),
+                        )
         except BaseException:
             self._cancel.set()
             raise
