@@ -16,14 +16,27 @@ from sequenzia import __version__
 from sequenzia.cli import (
     db_commands,
     devcord_command,
+    download_command,
     gc_command,
     keys_command,
     reindex_command,
+    upload_command,
+    watch_command,
 )
 from sequenzia.cli.errors import CommandFailed, UsageProblem
 from sequenzia.config import ConfigError
+from sequenzia.fileworker.errors import FileWorkerError, Misuse
 
-COMMAND_MODULES = (db_commands, devcord_command, reindex_command, gc_command, keys_command)
+COMMAND_MODULES = (
+    db_commands,
+    devcord_command,
+    reindex_command,
+    gc_command,
+    keys_command,
+    upload_command,
+    download_command,
+    watch_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,10 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except (UsageProblem, ConfigError) as e:
+    except (UsageProblem, ConfigError, Misuse) as e:
         print(f"sequenzia {args.command}: {e}", file=sys.stderr)
         return 2
-    except CommandFailed as e:
+    except (CommandFailed, FileWorkerError) as e:
         print(f"sequenzia {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
