@@ -106,7 +106,11 @@ class CDN(Resource):
                 request.write(f.read(min(cut, size)))
             # Promise `size` bytes, send `cut`, hang up: what a broken CDN read looks like.
             if request.channel is not None and request.channel.transport is not None:
-                request.channel.transport.loseConnection()
+                transport = request.channel.transport
+                transport.loseConnection()
+                # a close waits for the buffer to drain, which a paused HTTP channel may
+                # never do: after a moment, drop the connection outright
+                self.reactor.callLater(1.0, _abort, transport)
 
         d = task.deferLater(self.reactor, delay, send)
         d.addErrback(lambda f: self.log.failure("truncated CDN read failed", f))
@@ -163,3 +167,8 @@ def _resize(
             return out.getvalue(), "image/png"
         image.convert("RGB").save(out, format="WEBP", quality=82)
         return out.getvalue(), "image/webp"
+
+
+def _abort(transport: Any) -> None:
+    if getattr(transport, "connected", False):
+        transport.abortConnection()
