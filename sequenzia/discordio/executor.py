@@ -86,6 +86,7 @@ class JobExecutor:
         self.breaker = breaker or InvalidRequestBreaker(clock.seconds)
         self._loop: task.LoopingCall | None = None
         self._claiming = False
+        self._wake_again = False
         self._upload_limit = upload_limit
         self._on_settled = on_settled or (lambda job, state: None)
         relocator = Relocator(database, bridge, staging_dir, self._pick)
@@ -108,7 +109,12 @@ class JobExecutor:
 
     def wake(self) -> None:
         """Look for due jobs now (a bus nudge, the poll, or a finished job)."""
-        if self._claiming or not self._may_write() or self.breaker.open:
+        if self._claiming:
+            # the claim under way counted free slots before this wake-up's reason (a job
+            # that just finished): look again when it is done, not at the next poll
+            self._wake_again = True
+            return
+        if not self._may_write() or self.breaker.open:
             return
         free = self._concurrency - len(self._running)
         if free <= 0:
@@ -123,6 +129,9 @@ class JobExecutor:
 
     def _claimed(self, _: Any) -> None:
         self._claiming = False
+        if self._wake_again:
+            self._wake_again = False
+            self.wake()
 
     def _start_jobs(self, jobs: list[Job]) -> None:
         for job in jobs:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
 
+import pytest
 import pytest_twisted
 import treq
+from twisted.internet import task, threads
 
 from sequenzia.bus import LocalBus
 from sequenzia.db.pool import Database
 from sequenzia.discordio import journal
+from sequenzia.discordio.executor import JobExecutor
 from sequenzia.discordio.submit import submit
 from sequenzia.junefs import store
 from tests.devcord.conftest import Devcord
@@ -241,3 +245,41 @@ async def test_posts_to_a_pool_spread_over_its_channels(
         assert job.state == "failed" and "non-empty list" in job.last_error
     finally:
         await io.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_work_journalled_while_a_claim_is_under_way_is_not_left_for_the_poll(
+    tmp_path, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claim = journal.claim
+    claimed = threading.Event()
+    release = threading.Event()
+
+    def slow_claim(txn, holder, limit):  # type: ignore[no-untyped-def]
+        jobs = claim(txn, holder, limit)
+        if not claimed.is_set():
+            claimed.set()
+            release.wait(10)  # in the database thread: the claim is still under way
+        return jobs
+
+    monkeypatch.setattr(journal, "claim", slow_claim)
+    poll = task.Clock()  # never advanced: no poll comes to the rescue
+    executor = JobExecutor(
+        database,
+        None,
+        poll,
+        holder="t",
+        may_write=lambda: True,
+        staging_dir=tmp_path / "staging",
+    )
+    executor.start()  # its first claim finds the journal empty, and lingers
+    await threads.deferToThread(claimed.wait, 10)
+    # a delete of a record that is gone needs no Discord: done at once when claimed
+    job_id = await database.runInteraction("e", journal.enqueue, "delete", {"eid": 999})
+    executor.wake()  # the nudge submit() sends, arriving during that claim
+    release.set()
+    try:
+        job = await settled(database, job_id, timeout=5)
+        assert job.state == "done", job.last_error
+    finally:
+        await executor.stop()
