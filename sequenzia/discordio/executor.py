@@ -83,6 +83,11 @@ class JobExecutor:
         # data-channel pool use: posts in flight and last use per channel
         self._in_flight: dict[int, int] = {}
         self._last_used: dict[int, float] = {}
+        # One post at a time per channel: when requests to a bucket overlap, discord.py
+        # miscounts its tokens (an answer's X-RateLimit-Remaining cannot count the
+        # posts still on the wire) and can send one too many, which Discord answers
+        # with a 429.
+        self._posting: dict[int, defer.DeferredLock] = {}
         self.breaker = breaker or InvalidRequestBreaker(clock.seconds)
         self._loop: task.LoopingCall | None = None
         self._claiming = False
@@ -220,10 +225,15 @@ class JobExecutor:
                 )
         self._in_flight[channel_id] = self._in_flight.get(channel_id, 0) + 1
         self._last_used[channel_id] = self._clock.seconds()
+        posting = self._posting.setdefault(channel_id, defer.DeferredLock())
         try:
-            message = await self._bridge.call(
-                operations.send_message, channel_id, content, files, f"sq{job.id}"
-            )
+            await posting.acquire()
+            try:
+                message = await self._bridge.call(
+                    operations.send_message, channel_id, content, files, f"sq{job.id}"
+                )
+            finally:
+                posting.release()
         finally:
             self._in_flight[channel_id] -= 1
         await self._complete_with_message(job, message)

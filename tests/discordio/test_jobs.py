@@ -16,7 +16,7 @@ from sequenzia.discordio import journal
 from sequenzia.discordio.executor import JobExecutor
 from sequenzia.discordio.submit import submit
 from sequenzia.junefs import store
-from tests.devcord.conftest import Devcord
+from tests.devcord.conftest import Devcord, quiet_options, start_devcord
 from tests.discordio.test_service import _true, io_service, until
 
 
@@ -245,6 +245,34 @@ async def test_posts_to_a_pool_spread_over_its_channels(
         assert job.state == "failed" and "non-empty list" in job.last_error
     finally:
         await io.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_posts_queued_for_one_channel_stay_within_its_rate_limit(
+    tmp_path, database: Database
+) -> None:
+    """Nine posts to one channel at once under Discord's limits: no 429 (they count
+    toward Discord's invalid-request ban)."""
+    options = quiet_options()
+    options.rate_limits.enabled = True
+    dc = await start_devcord(tmp_path / "devcord", options)
+    io = await run_io(tmp_path, database, dc)
+    try:
+        channel_id = dc.text_channel_id()
+        ids = [
+            await database.runInteraction(
+                "e", journal.enqueue, "post", {"channel_id": channel_id, "content": f"n{n}"}
+            )
+            for n in range(9)
+        ]
+        for job_id in ids:
+            job = await settled(database, job_id)
+            assert job.state == "done", job.last_error
+        assert dc.service.faults.received_429 == 0
+    finally:
+        await io.stopService()
+        await dc.service.stopService()
+    assert not dc.checker.problems, dc.checker.problems
 
 
 @pytest_twisted.ensureDeferred
