@@ -1,12 +1,18 @@
 """Discord I/O's sending rate under Discord's default rate limits, against their ceiling.
 
-200 uploads of 1 MiB, as post jobs spread over a pool of 4 data channels, through the
-io role (journal → executor → discord.py) to devcord with Discord's default limits
-(5 messages per 5 s per channel, 50 requests per second in all). The ceiling those
-limits allow is 4 channels × 1 message/s; the figure is achieved/ceiling (goal >= 0.9),
-with the 429s devcord had to send (goal: near zero).
+200 uploads of 1 MiB, as post jobs spread over the server's pool of 4 data channels (the
+io role provisions them at connect), through the io role (journal → executor →
+discord.py) to devcord with Discord's default limits (5 messages per 5 s per channel,
+50 requests per second in all). The ceiling those limits allow is 4 channels × 1
+message/s; the figure is achieved/ceiling (goal >= 0.9), with the 429s devcord had to
+send (goal: near zero). The time runs to the last job's end: discord.py hands back the
+post that spends a bucket only when the bucket resets, so 50 posts per channel take 10
+whole windows. The journal is a temporary SQLite file, or the (empty, new) MariaDB
+database `--database` names; `--journal-latency S` adds S seconds to each of the
+executor's journal interactions (claim, commit), as a loaded database would.
 
     .venv/bin/python bench/io_rate.py [--uploads N] [--channels C] [--kib K]
+        [--database URL] [--journal-latency S]
 """
 
 from __future__ import annotations
@@ -24,9 +30,9 @@ from twisted.internet import defer, reactor, task
 from sequenzia.config import load_config
 from sequenzia.db import migrations
 from sequenzia.db.pool import Database
-from sequenzia.db.url import DatabaseURL
+from sequenzia.db.url import DatabaseURL, parse_database_url
 from sequenzia.devcord.service import DevcordService
-from sequenzia.discordio import journal, operations
+from sequenzia.discordio import journal
 from sequenzia.discordio.service import DiscordIOService
 
 
@@ -35,7 +41,26 @@ class Holder:
         self.database = database
 
 
-async def main(uploads: int, channels: int, kib: int) -> None:
+def slow_journal(database: Database, latency: float) -> None:
+    """Delay the answer of each journal interaction (not the bench's own counting)."""
+    run = database.runInteraction
+
+    def delayed(desc: str, *args: Any, **kwargs: Any) -> defer.Deferred[Any]:
+        d = run(desc, *args, **kwargs)
+        if desc.startswith("journal."):
+            d.addCallback(lambda result: task.deferLater(reactor, latency, lambda: result))
+        return d
+
+    database.runInteraction = delayed  # type: ignore[method-assign]
+
+
+async def main(
+    uploads: int,
+    channels: int,
+    kib: int,
+    database_url: str | None = None,
+    journal_latency: float = 0.0,
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         devcord = DevcordService(
@@ -44,25 +69,27 @@ async def main(uploads: int, channels: int, kib: int) -> None:
         waiting = devcord.when_listening()
         devcord.startService()
         info = await waiting
-        url = DatabaseURL(dialect="sqlite", database=str(root / "db.sqlite3"))
+        url = (
+            parse_database_url(database_url)
+            if database_url
+            else DatabaseURL(dialect="sqlite", database=str(root / "db.sqlite3"))
+        )
         migrations.upgrade(url)
         database = Database.from_url(url)
-        config = load_config(env={}, cwd=root)
+        if journal_latency:
+            slow_journal(database, journal_latency)
+        config = load_config(env={}, cwd=root, overrides={"discord.data_channels": channels})
         io = DiscordIOService(config, Holder(database), reactor, devcord, holder="bench")
         io.startService()
         while io.state != "connected":
             await task.deferLater(reactor, 0.05, lambda: None)
-        guild = int(info["guild_id"])
-        pool = []
-        for n in range(channels):
-            created = await io.bridge.call(operations.create_channel, guild, f"seq-data-{n + 1}")
-            pool.append(int(created["id"]))
+        pool = io.servers[int(info["guild_id"])].data_channel_ids
         staged = []
         for n in range(uploads):
             path = root / f"part{n}.bin"
             path.write_bytes(os.urandom(kib * 1024))
             staged.append(path)
-        await task.deferLater(reactor, 5.5, lambda: None)  # let the channel-create buckets settle
+        await io.mirror.idle()  # the gateway echoes of the provisioned channels are in
         before_429 = devcord.faults.received_429
         started = time.perf_counter()
         for path in staged:
@@ -72,12 +99,12 @@ async def main(uploads: int, channels: int, kib: int) -> None:
             }
             await database.runInteraction("e", journal.enqueue, "post", payload)
         io.wake()
-        while (await database.runInteraction("n", journal.counts))["done"] + (
-            await database.runInteraction("n", journal.counts)
-        )["failed"] < uploads:
+        while True:
+            counts = await database.runInteraction("n", journal.counts)
+            if counts["done"] + counts["failed"] >= uploads:
+                break
             await task.deferLater(reactor, 0.1, lambda: None)
         elapsed = time.perf_counter() - started
-        counts = await database.runInteraction("n", journal.counts)
         too_many = devcord.faults.received_429 - before_429
         parked = await database.runInteraction("l", journal.list_jobs, "failed", 1)
         if parked:
@@ -101,8 +128,12 @@ if __name__ == "__main__":
     parser.add_argument("--uploads", type=int, default=200)
     parser.add_argument("--channels", type=int, default=4)
     parser.add_argument("--kib", type=int, default=1024)
+    parser.add_argument("--database", help="mysql://user:pass@host:port/db (empty); default SQLite")
+    parser.add_argument("--journal-latency", type=float, default=0.0, metavar="SECONDS")
     args = parser.parse_args()
-    result = defer.ensureDeferred(main(args.uploads, args.channels, args.kib))
+    result = defer.ensureDeferred(
+        main(args.uploads, args.channels, args.kib, args.database, args.journal_latency)
+    )
     result.addErrback(lambda f: print(f.getTraceback(), file=sys.stderr))
     result.addBoth(lambda _: reactor.stop())
     reactor.run()

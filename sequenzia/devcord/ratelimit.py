@@ -16,6 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
+def _ms_up(seconds: float) -> float:
+    """Rounded up to the millisecond: a client that waits what the headers say must
+    find the bucket reset, never a millisecond early (that would earn it a 429)."""
+    return math.ceil(seconds * 1000) / 1000
+
+
 @dataclass(frozen=True)
 class Rule:
     limit: int
@@ -100,8 +106,8 @@ class RateLimiter:
         return {
             "X-RateLimit-Limit": str(w.limit),
             "X-RateLimit-Remaining": str(max(0, w.limit - w.used)),
-            "X-RateLimit-Reset": f"{w.reset_at:.3f}",
-            "X-RateLimit-Reset-After": f"{max(0.0, w.reset_at - now):.3f}",
+            "X-RateLimit-Reset": f"{_ms_up(w.reset_at):.3f}",
+            "X-RateLimit-Reset-After": f"{_ms_up(max(0.0, w.reset_at - now)):.3f}",
             "X-RateLimit-Bucket": bucket_hash,
         }
 
@@ -121,7 +127,7 @@ class RateLimiter:
         if is_global:
             headers["X-RateLimit-Global"] = "true"
         return Verdict(
-            False, headers, retry_after=round(retry_after, 3), is_global=is_global, scope=scope
+            False, headers, retry_after=_ms_up(retry_after), is_global=is_global, scope=scope
         )
 
 

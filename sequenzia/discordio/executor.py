@@ -87,10 +87,16 @@ class JobExecutor:
         # data-channel pool use: posts in flight and last use per channel
         self._in_flight: dict[int, int] = {}
         self._last_used: dict[int, float] = {}
+        # One post at a time per channel: when requests to a bucket overlap, discord.py
+        # miscounts its tokens (an answer's X-RateLimit-Remaining cannot count the
+        # posts still on the wire) and can send one too many, which Discord answers
+        # with a 429.
+        self._posting: dict[int, defer.DeferredLock] = {}
         self.breaker = breaker or InvalidRequestBreaker(clock.seconds)
         self._loop: task.LoopingCall | None = None
         self._claiming = False
         self._cache_dir = cache_dir
+        self._wake_again = False
         self._on_settled = on_settled or (lambda job, state: None)
         relocator = Relocator(database, bridge, staging_dir, self._pick)
         self.operations: dict[str, Operation] = {
@@ -115,7 +121,12 @@ class JobExecutor:
 
     def wake(self) -> None:
         """Look for due jobs now (a bus nudge, the poll, or a finished job)."""
-        if self._claiming or not self._may_write() or self.breaker.open:
+        if self._claiming:
+            # the claim under way counted free slots before this wake-up's reason (a job
+            # that just finished): look again when it is done, not at the next poll
+            self._wake_again = True
+            return
+        if not self._may_write() or self.breaker.open:
             return
         free = self._concurrency - len(self._running)
         if free <= 0:
@@ -130,6 +141,9 @@ class JobExecutor:
 
     def _claimed(self, _: Any) -> None:
         self._claiming = False
+        if self._wake_again:
+            self._wake_again = False
+            self.wake()
 
     def _start_jobs(self, jobs: list[Job]) -> None:
         for job in jobs:
@@ -210,8 +224,13 @@ class JobExecutor:
         # counted from the pick on, so that jobs starting together spread over the pool
         self._in_flight[channel_id] = self._in_flight.get(channel_id, 0) + 1
         self._last_used[channel_id] = self._clock.seconds()
+        posting = self._posting.setdefault(channel_id, defer.DeferredLock())
         try:
-            message = await self._send(job, channel_id, remember=pick)
+            await posting.acquire()
+            try:
+                message = await self._send(job, channel_id, remember=pick)
+            finally:
+                posting.release()
         finally:
             self._in_flight[channel_id] -= 1
         await self._complete_with_message(job, message)

@@ -120,11 +120,16 @@ class DiscordIOService(Service):
         lease, bridge = self._lease, self.bridge
         if lease is not None and lease.held:
             self.state = "connected"
+            # Two jobs per data channel: discord.py hands back the post that spends a
+            # bucket only when the bucket resets; the channel's next post should be
+            # claimed and waiting by then, not claimed after that job's commit.
+            data_channels = sum(len(s.data_channel_ids) for s in self.servers.values())
             self.executor = JobExecutor(
                 self.database,
                 bridge,
                 self._reactor,
                 holder=self.holder,
+                concurrency=max(4, 2 * data_channels),
                 may_write=lambda: lease.held and bridge.connected,
                 staging_dir=self._config.data_dir / "staging" / "io",
                 cache_dir=self._config.cache_dir,

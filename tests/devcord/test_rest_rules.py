@@ -9,6 +9,7 @@ import pytest_twisted
 import treq
 from twisted.internet import endpoints, protocol, reactor, task
 
+from sequenzia.devcord.ratelimit import RateLimitConfig, RateLimiter
 from tests.devcord.conftest import Devcord, quiet_options, start_devcord
 
 MiB = 1024 * 1024
@@ -212,3 +213,25 @@ async def test_rate_limit_headers_and_429(tmp_path) -> None:
     finally:
         await dc.service.stopService()
     assert not dc.checker.problems, dc.checker.problems
+
+
+def test_rate_limit_headers_never_announce_a_reset_before_the_bucket_frees() -> None:
+    """A client that waits exactly what X-RateLimit-Reset-After, X-RateLimit-Reset or
+    retry_after says finds the bucket reset (rounding must not make it a 429)."""
+    route = "/channels/{channel_id}/messages"
+    for wait in ("X-RateLimit-Reset-After", "X-RateLimit-Reset", "retry_after"):
+        clock = task.Clock()
+        clock.advance(1_000_000.0)
+        limiter = RateLimiter(RateLimitConfig(), clock=clock.seconds)
+        for _ in range(5):
+            assert limiter.check("bot", "POST", route, "1").allowed
+        clock.advance(0.0006)  # the bucket resets 4.9994 s from now
+        spent = limiter.check("bot", "POST", route, "1")
+        assert not spent.allowed
+        if wait == "retry_after":
+            clock.advance(spent.retry_after)
+        elif wait == "X-RateLimit-Reset":
+            clock.advance(float(spent.headers[wait]) - clock.seconds())
+        else:
+            clock.advance(float(spent.headers[wait]))
+        assert limiter.check("bot", "POST", route, "1").allowed, wait

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import threading
 
+import pytest
 import pytest_twisted
 import treq
+from twisted.internet import task, threads
 
 from sequenzia.bus import LocalBus
 from sequenzia.db.pool import Database
 from sequenzia.discordio import journal
+from sequenzia.discordio.executor import JobExecutor
 from sequenzia.discordio.submit import submit
 from sequenzia.junefs import store
-from tests.devcord.conftest import Devcord
+from tests.devcord.conftest import Devcord, quiet_options, start_devcord
 from tests.discordio.test_service import _true, io_service, until
 
 
@@ -279,3 +283,69 @@ async def test_a_rerun_finds_its_first_post_in_the_index_when_discord_would_not(
         assert [m["content"] for m in await channel_messages(devcord, first)] == ["once"]
     finally:
         await io.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_posts_queued_for_one_channel_stay_within_its_rate_limit(
+    tmp_path, database: Database
+) -> None:
+    """Nine posts to one channel at once under Discord's limits: no 429 (they count
+    toward Discord's invalid-request ban)."""
+    options = quiet_options()
+    options.rate_limits.enabled = True
+    dc = await start_devcord(tmp_path / "devcord", options)
+    io = await run_io(tmp_path, database, dc)
+    try:
+        channel_id = dc.text_channel_id()
+        ids = [
+            await database.runInteraction(
+                "e", journal.enqueue, "post", {"channel_id": channel_id, "content": f"n{n}"}
+            )
+            for n in range(9)
+        ]
+        for job_id in ids:
+            job = await settled(database, job_id)
+            assert job.state == "done", job.last_error
+        assert dc.service.faults.received_429 == 0
+    finally:
+        await io.stopService()
+        await dc.service.stopService()
+    assert not dc.checker.problems, dc.checker.problems
+
+
+@pytest_twisted.ensureDeferred
+async def test_work_journalled_while_a_claim_is_under_way_is_not_left_for_the_poll(
+    tmp_path, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claim = journal.claim
+    claimed = threading.Event()
+    release = threading.Event()
+
+    def slow_claim(txn, holder, limit):  # type: ignore[no-untyped-def]
+        jobs = claim(txn, holder, limit)
+        if not claimed.is_set():
+            claimed.set()
+            release.wait(10)  # in the database thread: the claim is still under way
+        return jobs
+
+    monkeypatch.setattr(journal, "claim", slow_claim)
+    poll = task.Clock()  # never advanced: no poll comes to the rescue
+    executor = JobExecutor(
+        database,
+        None,
+        poll,
+        holder="t",
+        may_write=lambda: True,
+        staging_dir=tmp_path / "staging",
+    )
+    executor.start()  # its first claim finds the journal empty, and lingers
+    await threads.deferToThread(claimed.wait, 10)
+    # a delete of a record that is gone needs no Discord: done at once when claimed
+    job_id = await database.runInteraction("e", journal.enqueue, "delete", {"eid": 999})
+    executor.wake()  # the nudge submit() sends, arriving during that claim
+    release.set()
+    try:
+        job = await settled(database, job_id, timeout=5)
+        assert job.state == "done", job.last_error
+    finally:
+        await executor.stop()
