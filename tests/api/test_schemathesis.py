@@ -26,6 +26,7 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             timeout=300,
+            cwd=tmp_path,  # it keeps a cache in its working directory
         )  # fmt: skip
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
         assert " passed" in done.stdout and "failed" not in done.stdout.split("SUMMARY")[-1]
