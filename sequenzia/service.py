@@ -149,7 +149,9 @@ class WebService(Service):
         except OSError as e:
             self.log.warn("cannot write server.url: {error}", error=e)
         self.log.info(
-            "Sequenzia is listening at {url}", url=self.url, listen=self._config.server.listen
+            "Sequenzia is listening at {url} (log in: {url}login)",
+            url=self.url,
+            listen=self._config.server.listen,
         )
 
     @property
