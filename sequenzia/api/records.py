@@ -6,19 +6,16 @@ job parked later; the executor checks again (jobs also come from other component
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from sequenzia.api.jobs import JobsApi
 from sequenzia.api.router import ApiError, Call, Route
-from sequenzia.authware.access import nsfw_enabled
-from sequenzia.collections import store as collections
 from sequenzia.discordio.payload import BadJob, job_text
 from sequenzia.discordio.relocate import POSTABLE, ROTATIONS, valid_file_name
-from sequenzia.gallery import store as gallery_store
-from sequenzia.gallery.query import QueryError, build, match_folder
+from sequenzia.gallery.query import QueryError
+from sequenzia.gallery.search import find_records
 from sequenzia.junefs import store
 from sequenzia.spans import store as spans
 
@@ -108,30 +105,13 @@ class RecordsApi:
         return 200, {"record": {**record, "file": file}}
 
     async def list_records(self, call: Call) -> tuple[int, Any]:
-        who = call.who
         params = {
             k.decode(): v[-1].decode("utf-8", "replace") for k, v in call.request.args.items()
         }
-        channels = await self._db.runInteraction(
-            "folders", gallery_store.folders, params.get("q") and True
-        )
-        albums = await self._db.runInteraction("albums", collections.visible_albums, who.user_id)
-        nsfw = await self._db.runInteraction("nsfw", nsfw_enabled, who.user_id)
         try:
-            query = build(
-                params,
-                lambda path: match_folder(path, channels),
-                int(time.time() * 1000),
-                who.user_id,
-                albums.get,
-                nsfw,
-            )
+            rows, following = await find_records(self._db, call.who, params)
         except QueryError as e:
             raise ApiError(400, f"parameter '{e.parameter}' {e.message}") from None
-        readable = None if who.everything else who.readable
-        rows, following = await self._db.runInteraction(
-            "records", gallery_store.list_records, query, readable
-        )
         return 200, {"records": [public_listing(r) for r in rows], "next": following}
 
     async def channels(self, call: Call) -> tuple[int, Any]:

@@ -81,3 +81,12 @@ def parallel_from_args(args: argparse.Namespace) -> int:
     if not 1 <= args.parallel <= 32:
         raise UsageProblem(f"--parallel must be from 1 to 32, not {args.parallel}")
     return int(args.parallel)
+
+
+def add_upload_options(p: argparse.ArgumentParser) -> None:
+    """What `upload` and `watch` share: output and parallelism."""
+    p.add_argument("--json", action="store_true", help="print one JSON object per stored file")
+    p.add_argument(
+        "--parallel", type=int, default=4, metavar="N", help="parts in flight (default: 4)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no notes")

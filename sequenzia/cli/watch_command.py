@@ -12,6 +12,7 @@ from sequenzia.cli.console import Console
 from sequenzia.cli.errors import CommandFailed, UsageProblem
 from sequenzia.cli.options import (
     add_server_options,
+    add_upload_options,
     client_from_args,
     parallel_from_args,
     rate_from_args,
@@ -54,11 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--once", action="store_true", help="process what is there, then exit (for cron, tests)"
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object per stored file")
-    p.add_argument(
-        "--parallel", type=int, default=4, metavar="N", help="parts in flight (default: 4)"
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no notes")
+    add_upload_options(p)
     add_server_options(p)
     p.set_defaults(func=run)
 

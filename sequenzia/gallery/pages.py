@@ -23,11 +23,12 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 import sequenzia
 from sequenzia.api.records import public_listing
-from sequenzia.authware.access import Authenticator, Identity, nsfw_enabled
+from sequenzia.authware.access import Authenticator, Identity
 from sequenzia.authware.sessions import COOKIE
 from sequenzia.collections import store as collections
 from sequenzia.gallery import store as gallery_store
-from sequenzia.gallery.query import QueryError, build, match_folder
+from sequenzia.gallery.query import QueryError
+from sequenzia.gallery.search import find_records
 
 VIEWS = ("gallery", "files", "cards")
 
@@ -289,23 +290,7 @@ class GalleryPages:
     async def records(
         self, who: Identity, params: dict[str, str]
     ) -> tuple[list[dict[str, Any]], str | None]:
-        channels = await self.db.runInteraction(
-            "folders", gallery_store.folders, bool(params.get("q"))
-        )
-        albums = await self.db.runInteraction("albums", collections.visible_albums, who.user_id)
-        nsfw = await self.db.runInteraction("nsfw", nsfw_enabled, who.user_id)
-        query = build(
-            params,
-            lambda path: match_folder(path, channels),
-            int(time.time() * 1000),
-            who.user_id,
-            albums.get,
-            nsfw,
-        )
-        readable = None if who.everything else who.readable
-        rows, following = await self.db.runInteraction(
-            "records", gallery_store.list_records, query, readable
-        )
+        rows, following = await find_records(self.db, who, params)
         return [_shown(r) for r in rows], following
 
     def resources(self) -> dict[bytes, Resource]:

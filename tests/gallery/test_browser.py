@@ -10,8 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from sequenzia.spans.hashing import xxh3_128_hex
-from tests.server.test_crash import _wait
-from tests.server.test_upload_crash import call, put_parts, start
+from tests.server.test_upload_crash import call, provisioned_channels, put_parts, start
 from tests.services import require_program
 
 CHROMIUM_FLAGS = [
@@ -53,13 +52,7 @@ def test_log_in_browse_search_and_open_an_item(tmp_path: Path) -> None:
     server, base, key = start(tmp_path, data_dir, config)
     try:
         api = base + "/api/v1"
-        channels = _wait(
-            lambda: (lambda c: c if len(c) >= 5 else None)(
-                call(api, key, "GET", "/channels")[1].get("channels", [])
-            ),
-            30,
-            "channels provisioned",
-        )
+        channels = provisioned_channels(api, key)
         general = next(c for c in channels if c["name"] == "general")
         eids = {}
         for name, colour, size in [

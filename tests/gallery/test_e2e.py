@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.server.test_crash import _wait
-from tests.server.test_upload_crash import call, start
+from tests.server.test_upload_crash import call, provisioned_channels, start
 from tests.services import require_program
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -62,13 +61,7 @@ def test_upload_by_drag_and_drop_move_delete_log_out(tmp_path: Path, browser) ->
     server, base, key = start(tmp_path, data_dir, config)
     try:
         api = base + "/api/v1"
-        channels = _wait(
-            lambda: (lambda c: c if len(c) >= 5 else None)(
-                call(api, key, "GET", "/channels")[1].get("channels", [])
-            ),
-            30,
-            "channels provisioned",
-        )
+        channels = provisioned_channels(api, key)
         general = next(c for c in channels if c["name"] == "general")
         archive = next(c for c in channels if c["name"] == "archive")
         owner = json.loads((data_dir / "devcord" / "devcord.json").read_text())["owner_user_id"]

@@ -53,6 +53,17 @@ def put_parts(api: str, key: str, upload: dict[str, Any], payload: bytes, indexe
         assert status == 200, body
 
 
+def provisioned_channels(api: str, key: str) -> list[dict[str, Any]]:
+    """The server's channels once its data pool and archive exist (created at start)."""
+    return _wait(  # type: ignore[no-any-return]
+        lambda: (lambda c: c if len(c) >= 5 else None)(
+            call(api, key, "GET", "/channels")[1].get("channels", [])
+        ),
+        30,
+        "channels provisioned",
+    )
+
+
 def start(tmp_path: Path, data: Path, config: Path) -> tuple[Twistd, str, str]:
     server = Twistd(
         ["--listen", "tcp:0:interface=127.0.0.1", "--data", str(data), "--config", str(config)],
@@ -75,13 +86,7 @@ def test_kill_9_mid_upload_then_the_upload_resumes(tmp_path: Path) -> None:
     server, base, key = start(tmp_path, data_dir, config)
     try:
         api = base + "/api/v1"
-        channels = _wait(
-            lambda: (lambda c: c if len(c) >= 5 else None)(
-                call(api, key, "GET", "/channels")[1].get("channels", [])
-            ),
-            30,
-            "channels provisioned",
-        )
+        channels = provisioned_channels(api, key)
         general = next(c for c in channels if c["name"] == "general")
         status, body = call(
             api, key, "POST", "/uploads",
