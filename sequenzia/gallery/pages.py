@@ -31,6 +31,7 @@ from sequenzia.gallery.query import QueryError
 from sequenzia.gallery.search import find_records
 
 VIEWS = ("gallery", "files", "cards")
+FOLDERS_TTL_S = 30.0
 
 
 def web_root() -> Path:
@@ -257,6 +258,7 @@ class GalleryPages:
     ) -> None:
         self.db = database
         self.authenticator = authenticator
+        self._sidebars: dict[frozenset[int] | None, tuple[list[dict[str, Any]], float]] = {}
         self.root = root or web_root()
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.root / "templates"),
@@ -281,11 +283,24 @@ class GalleryPages:
 
     async def render_for(self, who: Identity, template: str, **values: Any) -> bytes:
         readable = None if who.everything else who.readable
-        folders = await self.db.runInteraction("folders", _folders, readable)
+        folders = await self._folders(readable)
         user = await self.db.runInteraction("user", _user, who.user_id)
         return self.render(
             template, folders=folders, user=user, csrf_token=who.csrf_token, **values
         )
+
+    async def _folders(self, readable: frozenset[int] | None) -> list[dict[str, Any]]:
+        """The sidebar, remembered briefly: counting every channel's records on each page
+        view would cost a scan of the whole records table (counts lag by up to FOLDERS_TTL_S)."""
+        now = time.monotonic()
+        known = self._sidebars.get(readable)
+        if known is not None and known[1] > now:
+            return known[0]
+        folders = await self.db.runInteraction("folders", _folders, readable)
+        if len(self._sidebars) > 1000:
+            self._sidebars.clear()
+        self._sidebars[readable] = (folders, now + FOLDERS_TTL_S)
+        return folders
 
     async def records(
         self, who: Identity, params: dict[str, str]
