@@ -64,10 +64,10 @@ class RecordsApi:
             raise ApiError(400, f"record {eid} is a part of a spanned file; act on the file")
         return dict(record)
 
-    async def _writable(self, call: Call) -> dict[str, Any]:
-        """The record, if the caller may change it (write access to its channel)."""
+    async def _manageable(self, call: Call) -> dict[str, Any]:
+        """The record, if the caller may change it (may manage its channel)."""
         record = await self._record(call)
-        if not call.who.can_write(int(record["channel_id"])):
+        if not call.who.can_manage(int(record["channel_id"])):
             raise ApiError(403, f"you may not change records in channel {record['channel_id']}")
         return record
 
@@ -124,40 +124,40 @@ class RecordsApi:
         return 200, {"channels": rows}
 
     async def edit(self, call: Call) -> tuple[int, Any]:
-        record, body = await self._writable(call), call.body()
+        record, body = await self._manageable(call), call.body()
         content = _checked(job_text, body, "content", required=True)
         return await self._jobs.submit(call, "edit", {"eid": record["eid"], "content": content})
 
     async def delete(self, call: Call) -> tuple[int, Any]:
-        record = await self._writable(call)
+        record = await self._manageable(call)
         return await self._jobs.submit(call, "delete", {"eid": record["eid"]})
 
     async def move(self, call: Call) -> tuple[int, Any]:
-        record, body = await self._writable(call), call.body()
+        record, body = await self._manageable(call), call.body()
         target = await self._channel(call, body.get("channel_id"))
         return await self._jobs.submit(call, "move", {"eid": record["eid"], "channel_id": target})
 
     async def rename(self, call: Call) -> tuple[int, Any]:
-        record, body = await self._writable(call), call.body()
+        record, body = await self._manageable(call), call.body()
         name = _checked(valid_file_name, body.get("name"))
         if record["kind"] not in ("file", "spanned"):
             raise ApiError(400, f"record {record['eid']} has no file to rename")
         return await self._jobs.submit(call, "rename", {"eid": record["eid"], "name": name})
 
     async def archive(self, call: Call) -> tuple[int, Any]:
-        record = await self._writable(call)
+        record = await self._manageable(call)
         return await self._jobs.submit(call, "archive", {"eid": record["eid"]})
 
     async def pin(self, call: Call) -> tuple[int, Any]:
-        record = await self._writable(call)
+        record = await self._manageable(call)
         return await self._jobs.submit(call, "pin", {"eid": record["eid"], "pinned": True})
 
     async def unpin(self, call: Call) -> tuple[int, Any]:
-        record = await self._writable(call)
+        record = await self._manageable(call)
         return await self._jobs.submit(call, "pin", {"eid": record["eid"], "pinned": False})
 
     async def rotate(self, call: Call) -> tuple[int, Any]:
-        record, body = await self._writable(call), call.body()
+        record, body = await self._manageable(call), call.body()
         degrees = body.get("degrees", 90)
         if isinstance(degrees, bool) or degrees not in ROTATIONS:
             raise ApiError(400, f"'degrees' must be 90, 180 or 270 (clockwise), not {degrees!r}")

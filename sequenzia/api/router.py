@@ -71,8 +71,10 @@ class Call:
 
     def param_id(self, name: str) -> int:
         raw = self.params[name]
-        if not raw.isdigit() or len(raw) > 20:
-            raise ApiError(400, f"'{name}' in the path must be a whole number, not {raw[:40]!r}")
+        if not raw.isdigit() or len(raw) > 20 or int(raw) >= 2**63:
+            raise ApiError(
+                400, f"'{name}' in the path must be an id (a whole number), not {raw[:40]!r}"
+            )
         return int(raw)
 
     def body(self) -> dict[str, Any]:

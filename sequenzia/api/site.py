@@ -8,6 +8,7 @@ from sequenzia.api.collections import CollectionsApi
 from sequenzia.api.jobs import JobsApi
 from sequenzia.api.me import MeApi
 from sequenzia.api.openapi import openapi_route
+from sequenzia.api.permissions import PermissionsApi
 from sequenzia.api.records import RecordsApi
 from sequenzia.api.router import ApiResource
 from sequenzia.api.uploads import UploadsApi
@@ -18,12 +19,14 @@ from sequenzia.config import Config
 
 def build_api(database: Any, bus: Any, clock: Any, config: Config) -> ApiResource:
     jobs = JobsApi(database, bus, clock)
+    authenticator = Authenticator(database, KeyVerifier(database, clock), clock)
     routes = [
         *MeApi(database).routes(),
         *CollectionsApi(database).routes(),
         *jobs.routes(),
         *RecordsApi(database, jobs).routes(),
         *UploadsApi(database, jobs, config).routes(),
+        *PermissionsApi(database, authenticator).routes(),
     ]
     routes.append(openapi_route(routes))
-    return ApiResource(routes, Authenticator(database, KeyVerifier(database, clock), clock))
+    return ApiResource(routes, authenticator)

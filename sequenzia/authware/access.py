@@ -1,17 +1,20 @@
 """Who may see and change what: channel permissions from Discord roles.
 
-Each channel may name the permission needed to read it (`perm_read`) and to write to it
-(`perm_write`); roles grant permissions (`role_permissions`); users hold roles per server
-(`user_roles`, refreshed at login and by member events; a server's @everyone role, whose
-id is the server's, marks membership). A channel that names no permission is open to
-every member of its server. The owner (user 0, the owner key) and Discord server owners
-(`users.is_admin`) see everything.
+Each channel may name the permission needed to read it (`perm_read`), to write to it
+(`perm_write`: upload, post) and to manage what is in it (`perm_manage`: move, rename,
+edit, delete, archive, pin, rotate); roles grant permissions (`role_permissions`); users
+hold roles per server (`user_roles`, refreshed at login and by member events; a server's
+@everyone role, whose id is the server's, marks membership). A channel that names no read
+permission is open to every member of its server; one that names no write permission lets
+every reader write; one that names no manage permission lets every writer manage. Each
+right needs the ones before it. The owner (user 0, the owner key) and Discord server
+owners (`users.is_admin`) see and do everything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 OWNER = 0
 
@@ -28,6 +31,7 @@ class Identity:
     readable: frozenset[int] = field(default_factory=frozenset)
     writable: frozenset[int] = field(default_factory=frozenset)
     everything: bool = False
+    manageable: frozenset[int] = field(default_factory=frozenset)
 
     def can_read(self, channel_id: int) -> bool:
         return self.everything or channel_id in self.readable
@@ -35,15 +39,32 @@ class Identity:
     def can_write(self, channel_id: int) -> bool:
         return self.scope in ("write", "admin") and (self.everything or channel_id in self.writable)
 
+    def can_manage(self, channel_id: int) -> bool:
+        return self.scope in ("write", "admin") and (
+            self.everything or channel_id in self.manageable
+        )
 
-def channel_access(txn: Any, user_id: int) -> tuple[frozenset[int], frozenset[int], bool]:
-    """(readable channel ids, writable channel ids, sees everything) of a user."""
+
+class Access(NamedTuple):
+    """The channels a user may read, write to and manage (or all of them)."""
+
+    readable: frozenset[int]
+    writable: frozenset[int]
+    everything: bool
+    manageable: frozenset[int] = frozenset()
+
+
+EVERYTHING = Access(frozenset(), frozenset(), True)
+
+
+def channel_access(txn: Any, user_id: int) -> Access:
+    """What a user may read, write and manage, from their roles and the channels' needs."""
     if user_id == OWNER:
-        return frozenset(), frozenset(), True
+        return EVERYTHING
     txn.execute("SELECT is_admin FROM users WHERE id = ?", (user_id,))
     row = txn.fetchone()
     if row is not None and row[0]:
-        return frozenset(), frozenset(), True
+        return EVERYTHING
     txn.execute("SELECT DISTINCT server_id FROM user_roles WHERE user_id = ?", (user_id,))
     servers = {int(r[0]) for r in txn.fetchall()}
     txn.execute(
@@ -52,16 +73,20 @@ def channel_access(txn: Any, user_id: int) -> tuple[frozenset[int], frozenset[in
         (user_id,),
     )
     granted = {str(r[0]) for r in txn.fetchall()}
-    txn.execute("SELECT id, server_id, perm_read, perm_write FROM channels WHERE deleted = 0")
-    readable, writable = set(), set()
-    for channel_id, server_id, perm_read, perm_write in txn.fetchall():
+    txn.execute(
+        "SELECT id, server_id, perm_read, perm_write, perm_manage FROM channels WHERE deleted = 0"
+    )
+    readable, writable, manageable = set(), set(), set()
+    for channel_id, server_id, perm_read, perm_write, perm_manage in txn.fetchall():
         if int(server_id) not in servers:
             continue
         if perm_read is None or perm_read in granted:
             readable.add(int(channel_id))
             if perm_write is None or perm_write in granted:
                 writable.add(int(channel_id))
-    return frozenset(readable), frozenset(writable), False
+                if perm_manage is None or perm_manage in granted:
+                    manageable.add(int(channel_id))
+    return Access(frozenset(readable), frozenset(writable), False, frozenset(manageable))
 
 
 def nsfw_enabled(txn: Any, user_id: int) -> bool:
@@ -89,9 +114,13 @@ class Authenticator:
         self._verifier = verifier
         self._clock = clock
         self._ttl = ttl_s
-        self._access: dict[int, tuple[tuple[frozenset[int], frozenset[int], bool], float]] = {}
+        self._access: dict[int, tuple[Access, float]] = {}
 
-    async def _channels(self, user_id: int) -> tuple[frozenset[int], frozenset[int], bool]:
+    def forget(self) -> None:
+        """Recompute everyone's access on their next request (after a permission change)."""
+        self._access.clear()
+
+    async def _channels(self, user_id: int) -> Access:
         now = self._clock.seconds()
         known = self._access.get(user_id)
         if known is not None and known[1] > now:
@@ -106,9 +135,17 @@ class Authenticator:
         grant = await self._verifier.verify(key)
         if grant is None:
             return None
-        readable, writable, everything = await self._channels(grant.user_id)
+        access = await self._channels(grant.user_id)
         return Identity(
-            grant.user_id, grant.scope, "key", grant.key_id, None, readable, writable, everything
+            grant.user_id,
+            grant.scope,
+            "key",
+            grant.key_id,
+            None,
+            access.readable,
+            access.writable,
+            access.everything,
+            access.manageable,
         )
 
     async def from_session(self, session_id: str) -> Identity | None:
@@ -117,17 +154,17 @@ class Authenticator:
         session = await self._db.runInteraction("session", sessions.get, session_id)
         if session is None:
             return None
-        readable, writable, everything = await self._channels(session.user_id)
-        scope = "admin" if everything else "write"
+        access = await self._channels(session.user_id)
         return Identity(
             session.user_id,
-            scope,
+            "admin" if access.everything else "write",
             "session",
             None,
             session.csrf_token,
-            readable,
-            writable,
-            everything,
+            access.readable,
+            access.writable,
+            access.everything,
+            access.manageable,
         )
 
     async def identify(self, authorization: str | None, cookie: str | None) -> Identity | None:

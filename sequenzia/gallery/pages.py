@@ -22,6 +22,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 import sequenzia
+from sequenzia.api import permissions
 from sequenzia.api.records import public_listing
 from sequenzia.authware.access import Authenticator, Identity
 from sequenzia.authware.sessions import COOKIE
@@ -245,9 +246,25 @@ class Item(Page):
             )
         return 200, await self.pages.render_for(
             who, "item.html", record=shown, previous=newer, following=older, params={},
-            can_write=who.can_write(int(record["channel_id"])), favourite=favourite,
+            can_manage=who.can_manage(int(record["channel_id"])), favourite=favourite,
             move_targets=[t for t in targets if who.can_write(int(t["id"])) and t["id"] != record["channel_id"]],
         )  # fmt: skip
+
+
+class Admin(Page):
+    """The permissions page: what channels need and what roles grant (administrators only)."""
+
+    async def render_page(self, request: Request, who: Identity | None) -> tuple[int, bytes]:
+        if who is None:
+            return 302, b"/"
+        if request.postpath not in ([], [b""]):
+            return 404, self.pages.error_page("There is nothing at this address.")
+        if not (who.everything and who.scope == "admin"):
+            return 403, self.pages.error_page(
+                "Only server owners and administrators may change permissions."
+            )
+        servers = await self.pages.db.runInteraction("permissions", permissions.overview)
+        return 200, await self.pages.render_for(who, "admin.html", servers=servers, params={})
 
 
 class GalleryPages:
@@ -276,6 +293,7 @@ class GalleryPages:
     def render(self, template: str, **values: Any) -> bytes:
         values.setdefault("user", None)
         values.setdefault("csrf_token", None)
+        values.setdefault("admin", False)
         return self._env.get_template(template).render(**values).encode()
 
     def error_page(self, message: str) -> bytes:
@@ -286,7 +304,12 @@ class GalleryPages:
         folders = await self._folders(readable)
         user = await self.db.runInteraction("user", _user, who.user_id)
         return self.render(
-            template, folders=folders, user=user, csrf_token=who.csrf_token, **values
+            template,
+            folders=folders,
+            user=user,
+            csrf_token=who.csrf_token,
+            admin=who.everything and who.scope == "admin",
+            **values,
         )
 
     async def _folders(self, readable: frozenset[int] | None) -> list[dict[str, Any]]:
@@ -315,6 +338,7 @@ class GalleryPages:
             b"": Home(self),
             b"gallery": Gallery(self),
             b"item": Item(self),
+            b"admin": Admin(self),
             b"static": static.File(str(self.root / "static")),
             b"feed": feed_resource(self),
         }

@@ -32,17 +32,17 @@ async def test_member_events_change_what_a_user_may_read(database: Database) -> 
     await run(
         "update", HANDLERS["GUILD_MEMBER_UPDATE"], {"guild_id": "1", "user": user, "roles": []}
     )
-    readable, _, _ = await run("access", channel_access, 7)
+    readable, *_ = await run("access", channel_access, 7)
     assert readable == {10}, "a member without roles reads the open channel"
     assert await run("roles", store.member_role_ids, 1, 7) == []
     await run(
         "update", HANDLERS["GUILD_MEMBER_UPDATE"], {"guild_id": "1", "user": user, "roles": ["50"]}
     )
-    readable, _, _ = await run("access", channel_access, 7)
+    readable, *_ = await run("access", channel_access, 7)
     assert readable == {10, 11}
     await run("role gone", HANDLERS["GUILD_ROLE_DELETE"], {"guild_id": "1", "role_id": "50"})
-    readable, _, _ = await run("access", channel_access, 7)
+    readable, *_ = await run("access", channel_access, 7)
     assert readable == {10}
     await run("left", HANDLERS["GUILD_MEMBER_REMOVE"], {"guild_id": "1", "user": user})
-    readable, _, _ = await run("access", channel_access, 7)
+    readable, *_ = await run("access", channel_access, 7)
     assert readable == frozenset(), "after leaving the server, nothing"
