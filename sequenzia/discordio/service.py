@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from sequenzia.config import Config
 from sequenzia.discordio import journal
 from sequenzia.discordio.bridge import DiscordBridge, point_discord_py_at
+from sequenzia.discordio.colours import ColourSampler
 from sequenzia.discordio.executor import JobExecutor
 from sequenzia.discordio.journal import Job
 from sequenzia.discordio.lease import Lease
@@ -61,6 +62,7 @@ class DiscordIOService(Service):
         self._connecting: defer.Deferred[None] | None = None
         self.executor: JobExecutor | None = None
         self.refresher: UrlRefresher | None = None
+        self.colours: ColourSampler | None = None
         self._bus = bus
         self._subscription: Any = None
         self.servers: dict[int, ServerChannels] = {}
@@ -138,6 +140,8 @@ class DiscordIOService(Service):
             self.executor.start()
             self.refresher = UrlRefresher(self.database, bridge, self._reactor)
             self.refresher.start()
+            self.colours = ColourSampler(self.database, bridge, self._reactor)
+            self.colours.start()
             self.log.info("Discord I/O active as {holder} ({api})", holder=self.holder, api=api)
 
     async def _provision(self, bridge: DiscordBridge) -> None:
@@ -199,6 +203,9 @@ class DiscordIOService(Service):
         refresher, self.refresher = self.refresher, None
         if refresher is not None:
             refresher.stop()
+        colours, self.colours = self.colours, None
+        if colours is not None:
+            colours.stop()
         executor, self.executor = self.executor, None
         if executor is not None:
             await executor.stop()  # in-flight jobs end in the journal: done, retry or parked

@@ -372,7 +372,7 @@ def build(
     if tone:
         if tone not in TONES:
             raise QueryError("tone", f"is dark or light, not {tone!r}")
-        parts.append(Compiled(f"r.avg_color IS NOT NULL AND {LUMA} {TONES[tone]}"))
+        parts.append(Compiled(f"r.avg_color >= 0 AND {LUMA} {TONES[tone]}"))
     colour = params.get("colour")
     if colour:
         if not re.fullmatch(r"#?[0-9a-fA-F]{6}", colour):
@@ -382,7 +382,7 @@ def build(
         red, green, blue = value >> 16, (value >> 8) & 255, value & 255
         parts.append(
             Compiled(
-                f"r.avg_color IS NOT NULL AND ({RED} - ?) * ({RED} - ?)"
+                f"r.avg_color >= 0 AND ({RED} - ?) * ({RED} - ?)"
                 f" + ({GREEN} - ?) * ({GREEN} - ?) + ({BLUE} - ?) * ({BLUE} - ?) <= ?",
                 [red, red, green, green, blue, blue, near * near],
             )
