@@ -61,14 +61,18 @@ def _image(path: Path) -> bytes | None:
 
 
 def _video(path: Path) -> bytes | None:
-    command = [
-        "ffmpeg", "-loglevel", "error", "-ss", str(FRAME_AT_S), "-i", str(path),
-        "-frames:v", "1", "-vf", f"scale='min({LONG_SIDE},iw)':-2",
-        "-f", "image2pipe", "-vcodec", "mjpeg", "pipe:1",
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        log.warn("no preview for {path}: {error}", path=str(path), error=str(e))
-        return None
-    return done.stdout if done.returncode == 0 and done.stdout else None
+    """A frame FRAME_AT_S in (past a fade-in), or the first one of a shorter clip."""
+    for at in (FRAME_AT_S, 0.0):
+        command = [
+            "ffmpeg", "-loglevel", "error", "-ss", str(at), "-i", str(path),
+            "-frames:v", "1", "-vf", f"scale='min({LONG_SIDE},iw)':-2",
+            "-f", "image2pipe", "-vcodec", "mjpeg", "pipe:1",
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            log.warn("no preview for {path}: {error}", path=str(path), error=str(e))
+            return None
+        if done.returncode == 0 and done.stdout:
+            return done.stdout
+    return None
