@@ -116,11 +116,11 @@ class WebService(Service):
         site = build_site(
             self._checks,
             self._reactor,
-            build_api(database, self._bus, self._reactor, self._config),
+            build_api(database, self._bus, self._reactor, self._config, self._cache),
             files,
             {
                 **login_resources(self._config, database, self._reactor),
-                **GalleryPages(database, authenticator).resources(),
+                **GalleryPages(database, authenticator, cache=self._cache).resources(),
             },
         )
         defer.ensureDeferred(install_owner_key(database, self._config.data_dir)).addCallbacks(

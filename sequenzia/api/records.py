@@ -51,9 +51,10 @@ def public_listing(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class RecordsApi:
-    def __init__(self, database: Any, jobs: JobsApi) -> None:
+    def __init__(self, database: Any, jobs: JobsApi, cache: Any = None) -> None:
         self._db = database
         self._jobs = jobs
+        self._cache = cache
 
     async def _record(self, call: Call) -> dict[str, Any]:
         eid = call.param_id("eid")
@@ -109,7 +110,7 @@ class RecordsApi:
             k.decode(): v[-1].decode("utf-8", "replace") for k, v in call.request.args.items()
         }
         try:
-            rows, following = await find_records(self._db, call.who, params)
+            rows, following = await find_records(self._db, call.who, params, self._cache)
         except QueryError as e:
             raise ApiError(400, f"parameter '{e.parameter}' {e.message}") from None
         return 200, {"records": [public_listing(r) for r in rows], "next": following}

@@ -17,14 +17,17 @@ from sequenzia.authware.keys import KeyVerifier
 from sequenzia.config import Config
 
 
-def build_api(database: Any, bus: Any, clock: Any, config: Config) -> ApiResource:
+def build_api(
+    database: Any, bus: Any, clock: Any, config: Config, cache: Any = None
+) -> ApiResource:
+    """The API; `cache` is the CDS's SpanCache (for the `packed` filter), when this node has one."""
     jobs = JobsApi(database, bus, clock)
     authenticator = Authenticator(database, KeyVerifier(database, clock), clock)
     routes = [
         *MeApi(database).routes(),
         *CollectionsApi(database).routes(),
         *jobs.routes(),
-        *RecordsApi(database, jobs).routes(),
+        *RecordsApi(database, jobs, cache).routes(),
         *UploadsApi(database, jobs, config).routes(),
         *PermissionsApi(database, authenticator).routes(),
     ]

@@ -133,6 +133,8 @@ class SqliteEngine(Engine):
         cur.execute("PRAGMA busy_timeout = 10000")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.close()
+        # MariaDB's SUBSTRING_INDEX, so queries that need it read the same in both dialects
+        conn.create_function("SUBSTRING_INDEX", 3, _substring_index, deterministic=True)
 
     def upsert(
         self,
@@ -259,3 +261,14 @@ class MysqlEngine(Engine):
 
 def engine_for(url: DatabaseURL) -> Engine:
     return SqliteEngine(url) if url.dialect == "sqlite" else MysqlEngine(url)
+
+
+def _substring_index(text: Any, delimiter: Any, count: Any) -> Any:
+    """MariaDB's SUBSTRING_INDEX(text, delimiter, count) for SQLite."""
+    if text is None or delimiter is None or count is None:
+        return None
+    text, delimiter, count = str(text), str(delimiter), int(count)
+    if not delimiter or count == 0:
+        return ""
+    pieces = text.split(delimiter)
+    return delimiter.join(pieces[:count] if count > 0 else pieces[count:])

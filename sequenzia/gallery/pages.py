@@ -29,7 +29,7 @@ from sequenzia.authware.sessions import COOKIE
 from sequenzia.collections import store as collections
 from sequenzia.gallery import store as gallery_store
 from sequenzia.gallery.query import QueryError
-from sequenzia.gallery.search import find_records
+from sequenzia.gallery.search import cached_files, find_records
 
 VIEWS = ("gallery", "files", "cards")
 FOLDERS_TTL_S = 30.0
@@ -199,6 +199,13 @@ class Gallery(Page):
         except QueryError as e:
             return 400, self.pages.error_page(f"The '{e.parameter}' in this address {e.message}.")
         next_link = "/gallery?" + urlencode({**params, "cursor": following}) if following else None
+        if view == "files":  # a spanned file is packed (parts on Discord) or assembled
+            assembled = await cached_files(self.pages.cache)
+            for row in rows:
+                row["state"] = (
+                    "single" if row["kind"] != "spanned"
+                    else "unpacked" if row.get("file_id") in assembled else "packed"
+                )  # fmt: skip
         if request.args.get(b"fragment") == [b"1"]:
             if next_link:
                 request.setHeader("X-Next-Page", next_link)
@@ -271,9 +278,14 @@ class GalleryPages:
     """The pages and what they share: templates, identity, queries."""
 
     def __init__(
-        self, database: Any, authenticator: Authenticator, root: Path | None = None
+        self,
+        database: Any,
+        authenticator: Authenticator,
+        root: Path | None = None,
+        cache: Any = None,
     ) -> None:
         self.db = database
+        self.cache = cache  # the CDS's SpanCache: which spanned files are assembled
         self.authenticator = authenticator
         self._sidebars: dict[frozenset[int] | None, tuple[list[dict[str, Any]], float]] = {}
         self.root = root or web_root()
@@ -328,7 +340,7 @@ class GalleryPages:
     async def records(
         self, who: Identity, params: dict[str, str]
     ) -> tuple[list[dict[str, Any]], str | None]:
-        rows, following = await find_records(self.db, who, params)
+        rows, following = await find_records(self.db, who, params, self.cache)
         return [_shown(r) for r in rows], following
 
     def resources(self) -> dict[bytes, Resource]:

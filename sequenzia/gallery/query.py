@@ -12,8 +12,8 @@
     in:/devcord/Text Channels/general   in:devcord:/*/general   channel:123   (folder paths,
                                    names or ids, * wildcards, alternatives in quotes "a|b")
 
-Other parameters filter and sort: `days`, `from`, `to`, `media`, `ratio`, `minres`, `fav`,
-`sort` (date, upload, name, ext, size, random), `seed`, `reverse`, `limit`, `cursor`. A value
+Other parameters filter and sort: `days`, `from`, `to`, `media`, `ratio`, `minres`, `fav`, `packed`,
+`sort` (date, upload, name, ext, size, random, fav), `seed`, `reverse`, `limit`, `cursor`. A value
 that cannot be understood is a `QueryError` naming the parameter: never ignored.
 """
 
@@ -56,7 +56,8 @@ SORTS = {
     "date": "r.posted_ts",
     "upload": "r.eid",
     "name": f"LOWER({NAME})",
-    "ext": f"LOWER({NAME})",
+    "ext": f"LOWER(CASE WHEN {NAME} LIKE '%.%' THEN SUBSTRING_INDEX({NAME}, '.', -1) ELSE '' END)",
+    "fav": "(SELECT fs.created_ts FROM favourites fs WHERE fs.eid = r.eid AND fs.user_id = ?)",
     "size": "COALESCE(sf.size, r.attachment_size, 0)",
     "random": "((r.rand_key | ?) - (r.rand_key & ?))",  # rand_key XOR seed, in both dialects
 }
@@ -302,8 +303,12 @@ def build(
     user_id: int,
     resolve_album: Any = None,
     nsfw: bool = False,
+    cached: frozenset[str] = frozenset(),
 ) -> RecordQuery:
-    """The parameters of a gallery URL or API call as one query; QueryError if malformed."""
+    """The parameters of a gallery URL or API call as one query; QueryError if malformed.
+
+    `cached` holds the ids of the spanned files the CDS has assembled (for `packed`).
+    """
     known = {
         "q",
         "days",
@@ -322,6 +327,7 @@ def build(
         "tone",
         "colour",
         "near",
+        "packed",
     }
     unknown = sorted(set(params) - known)
     if unknown:
@@ -395,9 +401,28 @@ def build(
     if fav:
         exists = "EXISTS (SELECT 1 FROM favourites f WHERE f.eid = r.eid AND f.user_id = ?)"
         parts.append(Compiled(exists if fav == "1" else f"NOT {exists}", [user_id]))
+    packed = params.get("packed")
+    if packed not in (None, "", "1", "0"):
+        raise QueryError(
+            "packed", f"is 1 (spanned files still in parts) or 0 (assembled), not {packed!r}"
+        )
+    if packed:
+        ids = sorted(cached)
+        within = f"r.file_id IN ({', '.join('?' for _ in ids)})" if ids else "1 = 0"
+        parts.append(
+            Compiled(f"r.kind = 'spanned' AND {'NOT ' if packed == '1' else ''}({within})", ids)
+        )
     sort = params.get("sort") or "date"
     if sort not in SORTS:
         raise QueryError("sort", f"is one of {', '.join(SORTS)}, not {sort!r}")
+    if sort == "fav":
+        if fav == "0":
+            raise QueryError(
+                "sort", "fav orders favourites by when they were chosen; not with fav=0"
+            )
+        if fav != "1":
+            exists = "EXISTS (SELECT 1 FROM favourites f WHERE f.eid = r.eid AND f.user_id = ?)"
+            parts.append(Compiled(exists, [user_id]))
     seed = _int_param(params, "seed", 0, 2**31 - 1, 0) or 0
     reverse = params.get("reverse") in ("1", "true")
     if params.get("reverse") not in (None, "", "0", "1", "true", "false"):
@@ -414,7 +439,7 @@ def build(
             cursor = (int(m[1]), int(m[2])) if m else None
         if cursor is None:
             raise QueryError("cursor", "is the 'next' value of a previous page of this sort")
-    order_args = [seed, seed] if sort == "random" else []
+    order_args = [seed, seed] if sort == "random" else [user_id] if sort == "fav" else []
     return RecordQuery(
         _join(" AND ", parts), SORTS[sort], order_args, reverse, limit, cursor, sort, seed
     )
