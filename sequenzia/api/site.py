@@ -6,6 +6,7 @@ from typing import Any
 
 from sequenzia.api.collections import CollectionsApi
 from sequenzia.api.jobs import JobsApi
+from sequenzia.api.keys import KeysApi
 from sequenzia.api.me import MeApi
 from sequenzia.api.openapi import openapi_route
 from sequenzia.api.permissions import PermissionsApi
@@ -26,6 +27,7 @@ def build_api(
     routes = [
         *MeApi(database).routes(),
         *CollectionsApi(database).routes(),
+        *KeysApi(database).routes(),
         *jobs.routes(),
         *RecordsApi(database, jobs, cache).routes(),
         *UploadsApi(database, jobs, config).routes(),

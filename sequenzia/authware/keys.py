@@ -77,6 +77,35 @@ def lookup(txn: Any, key: str) -> KeyGrant | None:
     return None
 
 
+KEY_FIELDS = ("id", "name", "kind", "scope", "key_prefix", "created_ts", "revoked_ts")
+
+
+def keys_of(txn: Any, user_id: int) -> list[dict[str, Any]]:
+    """A user's keys, newest first, without their hashes."""
+    txn.execute(
+        f"SELECT {', '.join(KEY_FIELDS)} FROM static_keys"  # noqa: S608
+        " WHERE user_id = ? AND kind <> 'owner' ORDER BY id DESC",
+        (user_id,),
+    )
+    return [dict(zip(KEY_FIELDS, row, strict=True)) for row in txn.fetchall()]
+
+
+def revoke(txn: Any, user_id: int, key_id: int) -> dict[str, Any] | None:
+    """Revoke one of the user's own keys (again is harmless); the key, or None if not theirs."""
+    txn.execute(
+        "UPDATE static_keys SET revoked_ts = ? WHERE id = ? AND user_id = ? AND kind <> 'owner'"
+        " AND revoked_ts IS NULL",
+        (_now(), key_id, user_id),
+    )
+    txn.execute(
+        f"SELECT {', '.join(KEY_FIELDS)} FROM static_keys"  # noqa: S608
+        " WHERE id = ? AND user_id = ? AND kind <> 'owner'",
+        (key_id, user_id),
+    )
+    row = txn.fetchone()
+    return dict(zip(KEY_FIELDS, row, strict=True)) if row else None
+
+
 def _register_if_missing(txn: Any, key: str) -> None:
     if lookup(txn, key) is None:
         register_key(txn, key, user_id=0, kind="owner", name="owner key", scope="admin")

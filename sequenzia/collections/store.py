@@ -38,6 +38,18 @@ def albums_of(txn: Any, user_id: int) -> list[dict[str, Any]]:
     return [dict(zip((*ALBUM_FIELDS, "items"), r, strict=True)) for r in txn.fetchall()]
 
 
+def album_channels(txn: Any, user_id: int) -> list[tuple[int, int, int]]:
+    """(album id, channel id, items) of a user's albums: counts a viewer may be shown
+    are the sums over the channels they can read."""
+    txn.execute(
+        "SELECT a.id, r.channel_id, COUNT(*) FROM albums a JOIN album_items i ON i.album_id = a.id"
+        " JOIN records r ON r.eid = i.eid WHERE a.owner_id = ? AND r.kind <> 'part'"
+        " GROUP BY a.id, r.channel_id",
+        (user_id,),
+    )
+    return [(int(r[0]), int(r[1]), int(r[2])) for r in txn.fetchall()]
+
+
 def album(txn: Any, album_id: int) -> dict[str, Any] | None:
     txn.execute(f"SELECT {', '.join(ALBUM_FIELDS)} FROM albums WHERE id = ?", (album_id,))  # noqa: S608
     row = txn.fetchone()

@@ -1,4 +1,5 @@
-"""The gallery's pages (Jinja2 templates in `web/templates`): home, gallery views, item.
+"""The gallery's pages (Jinja2 templates in `web/templates`): home, gallery views, item,
+and the viewer's own: albums, history, settings (keys, NSFW, log out everywhere).
 
 Every page needs a login session (or a Bearer key); without one, the home page offers
 "Log in with Discord" and the other pages send the browser there. Pages list only what the
@@ -23,8 +24,11 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 import sequenzia
 from sequenzia.api import permissions
+from sequenzia.api.keys import may_manage_keys
+from sequenzia.api.keys import shown as shown_key
 from sequenzia.api.records import public_listing
-from sequenzia.authware.access import Authenticator, Identity
+from sequenzia.authware import keys
+from sequenzia.authware.access import Authenticator, Identity, nsfw_enabled
 from sequenzia.authware.sessions import COOKIE
 from sequenzia.collections import store as collections
 from sequenzia.gallery import store as gallery_store
@@ -33,6 +37,7 @@ from sequenzia.gallery.search import cached_files, find_records
 
 VIEWS = ("gallery", "files", "cards")
 FOLDERS_TTL_S = 30.0
+HISTORY_SHOWN = 200
 
 
 def web_root() -> Path:
@@ -52,10 +57,14 @@ def size_text(size: Any) -> str:
     return ""
 
 
+def date_text(ms: Any) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(int(ms) / 1000)) if ms else ""
+
+
 def _shown(row: dict[str, Any]) -> dict[str, Any]:
     shown = public_listing(row)
     shown["size_text"] = size_text(row.get("size"))
-    shown["date"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime(int(row["posted_ts"]) / 1000))
+    shown["date"] = date_text(row["posted_ts"])
     return shown
 
 
@@ -102,6 +111,11 @@ def _item(txn: Any, eid: int) -> dict[str, Any] | None:
         return None
     keys = (*gallery_store.COLUMNS, "channel_name")
     return dict(zip(keys, row, strict=True))
+
+
+def _items(txn: Any, eids: list[int]) -> list[dict[str, Any]]:
+    """The records of these eids that still exist, in the order given."""
+    return [row for row in (_item(txn, eid) for eid in eids) if row is not None]
 
 
 def _neighbours(txn: Any, record: dict[str, Any]) -> tuple[int | None, int | None]:
@@ -216,12 +230,13 @@ class Gallery(Page):
             return "/gallery?" + urlencode({**kept, "view": v})
 
         targets, _ = await self.pages.db.runInteraction("targets", _actions, who.user_id, 0)
+        albums = await self.pages.db.runInteraction("albums", collections.albums_of, who.user_id)
         target = re.fullmatch(r"channel:(\d+)", params.get("q", "").strip())
         upload_channel = target[1] if target and who.can_write(int(target[1])) else None
         return 200, await self.pages.render_for(
             who, "gallery.html", records=rows, params=params, view=view, next=following,
             next_link=next_link, view_link=view_link, api_query=urlencode(params),
-            upload_channel=upload_channel,
+            upload_channel=upload_channel, albums=albums,
             move_targets=[t for t in targets if who.can_write(int(t["id"]))],
         )  # fmt: skip
 
@@ -251,10 +266,80 @@ class Item(Page):
             await self.pages.db.runInteraction(
                 "history", collections.remember_view, who.user_id, int(record["eid"])
             )
+        albums = await self.pages.db.runInteraction("albums", collections.albums_of, who.user_id)
         return 200, await self.pages.render_for(
             who, "item.html", record=shown, previous=newer, following=older, params={},
-            can_manage=who.can_manage(int(record["channel_id"])), favourite=favourite,
+            can_manage=who.can_manage(int(record["channel_id"])), favourite=favourite, albums=albums,
             move_targets=[t for t in targets if who.can_write(int(t["id"])) and t["id"] != record["channel_id"]],
+        )  # fmt: skip
+
+
+class Albums(Page):
+    """The viewer's albums: counts of what they may read, links, create, delete, share."""
+
+    async def render_page(self, request: Request, who: Identity | None) -> tuple[int, bytes]:
+        if who is None:
+            return 302, b"/"
+        if request.postpath not in ([], [b""]):
+            return 404, self.pages.error_page("There is nothing at this address.")
+        db = self.pages.db
+        albums = await db.runInteraction("albums", collections.albums_of, who.user_id)
+        counts: dict[int, int] = {}
+        for album_id, channel_id, items in await db.runInteraction(
+            "albums.channels", collections.album_channels, who.user_id
+        ):
+            if who.can_read(channel_id):  # roles change: what they lost is not counted
+                counts[album_id] = counts.get(album_id, 0) + items
+        shown = [
+            {**a, "count": counts.get(int(a["id"]), 0), "updated": date_text(a["updated_ts"])}
+            for a in albums
+        ]
+        return 200, await self.pages.render_for(who, "albums.html", albums=shown, params={})
+
+
+class History(Page):
+    """What the viewer looked at, newest first; records they can no longer read drop out."""
+
+    async def render_page(self, request: Request, who: Identity | None) -> tuple[int, bytes]:
+        if who is None:
+            return 302, b"/"
+        if request.postpath not in ([], [b""]):
+            return 404, self.pages.error_page("There is nothing at this address.")
+        db = self.pages.db
+        seen = await db.runInteraction("history", collections.history, who.user_id, HISTORY_SHOWN)
+        when = {entry["eid"]: entry["seen_ts"] for entry in seen}
+        rows = await db.runInteraction("history.items", _items, [e["eid"] for e in seen])
+        entries = [
+            {**_shown(r), "channel_name": r["channel_name"], "seen": date_text(when[int(r["eid"])])}
+            for r in rows
+            if r["kind"] != "part" and who.can_read(int(r["channel_id"]))
+        ]
+        return 200, await self.pages.render_for(who, "history.html", entries=entries, params={})
+
+
+class Settings(Page):
+    """Keys (list, create, revoke), the NSFW choice, and logging out everywhere."""
+
+    async def render_page(self, request: Request, who: Identity | None) -> tuple[int, bytes]:
+        if who is None:
+            return 302, b"/"
+        if request.postpath not in ([], [b""]):
+            return 404, self.pages.error_page("There is nothing at this address.")
+        db = self.pages.db
+        manage = may_manage_keys(who)
+        rows = await db.runInteraction("keys", keys.keys_of, who.user_id) if manage else []
+        shown = [
+            {
+                **shown_key(r),
+                "created": date_text(r["created_ts"]),
+                "revoked_at": date_text(r["revoked_ts"]),
+            }
+            for r in rows
+        ]
+        nsfw = await db.runInteraction("nsfw", nsfw_enabled, who.user_id)
+        return 200, await self.pages.render_for(
+            who, "settings.html", keys=shown, manage_keys=manage, nsfw=nsfw,
+            session=who.via == "session", params={},
         )  # fmt: skip
 
 
@@ -351,6 +436,9 @@ class GalleryPages:
             b"gallery": Gallery(self),
             b"item": Item(self),
             b"admin": Admin(self),
+            b"albums": Albums(self),
+            b"history": History(self),
+            b"settings": Settings(self),
             b"static": static.File(str(self.root / "static")),
             b"feed": feed_resource(self),
         }

@@ -35,6 +35,9 @@ async function act(button) {
   } else if (action === "move") {
     const target = document.getElementById("move-target").value; if (!target) return;
     body = { channel_id: target };
+  } else if (action === "album") {
+    const album = document.getElementById("album-target").value; if (!album) return;
+    method = "PUT"; path = `/albums/${album}/items/${eid}`;
   } else if (action === "favourite") {
     method = button.getAttribute("aria-pressed") === "true" ? "DELETE" : "PUT";
     path = `/records/${eid}/favourite`;
@@ -45,6 +48,11 @@ async function act(button) {
   try {
     const answer = await api(method, path, body);
     if (answer.job && answer.job.state === "failed") throw new Error(answer.job.last_error);
+    if (action === "album") {
+      const chosen = document.getElementById("album-target");
+      say(`added to ${chosen.options[chosen.selectedIndex].text}`);
+      return;
+    }
     say(`${action}: done`);
     if (action === "delete") location.href = "/gallery"; else location.reload();
   } catch (error) {
@@ -55,12 +63,4 @@ async function act(button) {
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-action]");
   if (button) { event.preventDefault(); act(button); }
-});
-
-// Keyboard in the item view: ← newer, → older.
-document.addEventListener("keydown", (event) => {
-  if (event.target.closest("input, textarea, select")) return;
-  const rel = { ArrowLeft: "prev", ArrowRight: "next" }[event.key];
-  const link = rel && document.querySelector(`a[rel=${rel}]`);
-  if (link) location.href = link.href;
 });

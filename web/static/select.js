@@ -32,18 +32,22 @@
     if (!button) return;
     const action = button.dataset.bulk;
     let method = "POST", body, suffix = `/${action}`;
-    if (action === "delete") {
+    let url = (eid) => `/api/v1/records/${eid}${suffix}?wait=30`;
+    if (action === "album") {
+      const album = bar.querySelector("select[data-album]").value;
+      method = "PUT"; url = (eid) => `/api/v1/albums/${album}/items/${eid}`;
+    } else if (action === "delete") {
       if (!confirm(`Delete ${chosen.size} item(s) from Discord? This cannot be undone.`)) return;
       method = "DELETE"; suffix = "";
     } else if (action === "move") {
-      body = JSON.stringify({ channel_id: bar.querySelector("select").value });
+      body = JSON.stringify({ channel_id: bar.querySelector("select[data-move]").value });
     } else if (action === "favourite") {
       method = "PUT";
     }
     const status = bar.querySelector(".status");
     let done = 0, failed = 0;
     for (const eid of chosen) {
-      const response = await fetch(`/api/v1/records/${eid}${suffix}?wait=30`, {
+      const response = await fetch(url(eid), {
         method, body, credentials: "same-origin",
         headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" },
       });
