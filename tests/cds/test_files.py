@@ -350,3 +350,42 @@ async def test_a_cold_read_follows_a_slow_client_and_completes_when_it_resumes(
         response = await reader.done
         head, _, body = response.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200") and body == data
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_first_part_is_fetched_alone_then_parts_in_parallel(
+    tmp_path, database: Database, devcord: Devcord
+) -> None:
+    async with running(tmp_path, database, devcord, tmp_path / "cache", accel=False) as lib:
+        data = os.urandom(6 * MiB + 5)
+        record = await upload(lib, devcord, "a.bin", data)
+
+        def urls(txn: Any) -> list[str]:
+            txn.execute("SELECT url FROM file_parts ORDER BY idx")
+            return [str(row[0]) for row in txn.fetchall()]
+
+        index = {url: n for n, url in enumerate(await database.runInteraction("urls", urls))}
+        assembler = lib.files._assembler
+        real = assembler._fetch
+        events: list[str] = []
+        in_flight, most = [0], [0]
+
+        async def watched(url: str) -> tuple[int, bytes]:
+            events.append(f"start {index[url]}")
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            try:
+                return await real(url)
+            finally:
+                in_flight[0] -= 1
+                events.append(f"end {index[url]}")
+
+        assembler._fetch = watched
+        response, body = await lib.get(record["file"]["url"])
+        assert response.code == 200 and body == data
+        # the first byte waits for part 0 only: nothing shares its bandwidth
+        assert events[:2] == ["start 0", "end 0"], events
+        assert most[0] == assembler._parallel, "then parallel fetches, no more"
+        assert sorted(e for e in events if e.startswith("start")) == [
+            f"start {n}" for n in range(7)
+        ]
