@@ -276,7 +276,7 @@ class CacheWriter:
         self._file = os.fdopen(fd, "wb")
         self._finished = False
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if self._finished:
             raise ValueError(f"cache writer for {self.key} is already finished")
         self._file.write(data)

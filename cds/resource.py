@@ -6,7 +6,8 @@
   `cds.accel` is on, else the file itself (Range, HEAD, conditional GET by twisted.web).
 - A spanned file not cached: assembled (one assembly shared by concurrent readers) and
   streamed while it is written; a Range request waits for the assembly, then is served as
-  cached. A part that cannot be had is a 502 naming it before the first byte, or a cut
+  cached. The stream follows the client's pace (the request's producer is paused while
+  the transport's buffer is full), so a slow reader costs the server one chunk, not the file. A part that cannot be had is a 502 naming it before the first byte, or a cut
   connection after it (the Content-Length then tells the client), never wrong bytes.
 
 A reader authenticates with `Authorization: Bearer KEY` or a login session, and must be
@@ -22,10 +23,12 @@ from typing import Any
 from urllib.parse import quote
 
 from twisted.internet import defer, threads
+from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from twisted.web import static
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
+from zope.interface import implementer
 
 from cds.assembly import Assembler, Assembly
 from cds.audit import record_read
@@ -50,6 +53,43 @@ def disposition(name: str, download: bool) -> str:
     kind = "attachment" if download else "inline"
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+@implementer(IPushProducer)
+class Pace:
+    """The client's pace: the transport pauses this producer while its buffer is full.
+
+    `ready()` fires at once while the transport takes more, else on resume or on stop (a
+    lost connection), so the writer never waits for good.
+    """
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.stopped = False
+        self._waiting: list[defer.Deferred[None]] = []
+
+    def ready(self) -> defer.Deferred[None]:
+        if not self.paused or self.stopped:
+            return defer.succeed(None)
+        waiter: defer.Deferred[None] = defer.Deferred()
+        self._waiting.append(waiter)
+        return waiter
+
+    def _release(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            waiter.callback(None)
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        self._release()
+
+    def stopProducing(self) -> None:
+        self.stopped = True
+        self._release()
 
 
 class FileResource(Resource):
@@ -209,6 +249,10 @@ class FileResource(Resource):
             fd = await threads.deferToThread(
                 os.open, self._cache.path(assembly.file_id), os.O_RDONLY
             )
+        pace = Pace()
+        request.registerProducer(pace, True)
+        lost = request.notifyFinish()
+        lost.addErrback(lambda _: pace.stopProducing())  # gone while paused: stop waiting
         try:
             request.setResponseCode(200)
             request.setHeader("Content-Type", ctype)
@@ -216,6 +260,9 @@ class FileResource(Resource):
             request.setHeader("X-Accel-Buffering", "no")
             sent = 0
             while sent < assembly.size and not request._disconnected:
+                await pace.ready()
+                if request._disconnected:
+                    break
                 if sent >= assembly.ready:
                     if assembly.error is not None:
                         self.log.error("stream cut: {error}", error=str(assembly.error))
@@ -241,8 +288,11 @@ class FileResource(Resource):
                 self.log.error("stream cut: {error}", error=str(assembly.error))
                 request.loseConnection()
                 return
+            request.unregisterProducer()
             request.finish()
         finally:
+            if request.producer is pace and request.channel is not None:
+                request.unregisterProducer()
             os.close(fd)
 
     async def _audit(

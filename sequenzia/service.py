@@ -330,6 +330,9 @@ def make_service(options: Mapping[str, Any], reactor: Any = None) -> IService:
         reactor = global_reactor
     if options.get("role") is not None and options["role"] not in ROLES:
         raise _refuse(f"--role must be one of {', '.join(ROLES)}, not {options['role']!r}", 2)
+    from sequenzia.memory.allocator import return_large_buffers
+
+    return_large_buffers()  # parts freed go back to the system (see the module)
     try:
         config = load_config(
             options.get("config"),

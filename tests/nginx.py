@@ -117,11 +117,18 @@ def check_reachable_by_workers(path: Path) -> None:
             )
 
 
-def start_nginx(tmp_path: Path, upstream_port: int, cache_root: Path) -> Nginx:
+CACHE_LOCATION = "        location /_sequenzia_cache/ {"
+
+
+def start_nginx(
+    tmp_path: Path, upstream_port: int, cache_root: Path, extra_locations: str = ""
+) -> Nginx:
     """Start Nginx on a free loopback port in front of `upstream_port`, serving `cache_root`.
 
     Its prefix (config, logs, temp files) is `tmp_path / "nginx"`. Returns once Nginx
     accepts connections. Skips (or fails under CI=true) when nginx is not installed.
+    `extra_locations` (Nginx `location` blocks) go into the server block, as a benchmark's
+    baseline needs.
     """
     program = require_program("nginx", "Nginx")
     prefix = tmp_path / "nginx"
@@ -134,7 +141,12 @@ def start_nginx(tmp_path: Path, upstream_port: int, cache_root: Path) -> Nginx:
     for _attempt in range(3):
         port = free_port()
         conf = prefix / "nginx.conf"
-        conf.write_text(render(template, prefix, port, upstream_port, cache_root))
+        text = render(template, prefix, port, upstream_port, cache_root)
+        if extra_locations:
+            if CACHE_LOCATION not in text:
+                raise ValueError("the Nginx template has no cache location to put others beside")
+            text = text.replace(CACHE_LOCATION, extra_locations + "\n" + CACHE_LOCATION, 1)
+        conf.write_text(text)
         for old in ("error.log", "nginx.pid"):
             (prefix / old).unlink(missing_ok=True)
         with open(prefix / "stderr.log", "wb") as stderr:

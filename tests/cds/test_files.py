@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest_twisted
 import treq
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, task, tcp
+from twisted.internet.protocol import ClientCreator, Protocol
 from twisted.web.client import ResponseFailed
 
 from cds.site import build_cds
@@ -295,3 +296,96 @@ async def test_small_files_redirect_to_a_fresh_cdn_url(
         assert await treq.content(fetched) == data
         response, body = await lib.get(record["file"]["url"], headers={"Authorization": ""})
         assert response.code == 401 and b"Bearer" in body
+
+
+class SlowReader(Protocol):
+    """A client that sends one GET, then stops reading until told to go on."""
+
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+        self.received = bytearray()
+        self.done: defer.Deferred[bytes] = defer.Deferred()
+
+    def connectionMade(self) -> None:
+        self.transport.write(self.request)
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self.received:
+            self.transport.pauseProducing()  # the first bytes are in: stop reading
+        self.received += data
+
+    def connectionLost(self, reason: Any) -> None:
+        self.done.callback(bytes(self.received))
+
+
+def held_for(port: int) -> int:
+    """Bytes the server's transports on `port` hold in their write buffers."""
+    held = 0
+    for selectable in {*reactor.getReaders(), *reactor.getWriters()}:
+        if isinstance(selectable, tcp.Server) and selectable.getHost().port == port:
+            held += len(selectable.dataBuffer) - selectable.offset + selectable._tempDataLen
+    return held
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_cold_read_follows_a_slow_client_and_completes_when_it_resumes(
+    tmp_path, database: Database, devcord: Devcord
+) -> None:
+    async with running(tmp_path, database, devcord, tmp_path / "cache", accel=False) as lib:
+        # larger than what the kernel's socket buffers take on loopback (about 4 MiB)
+        data = os.urandom(16 * MiB + 3)
+        record = await upload(lib, devcord, "big.bin", data)
+        request = (
+            f"GET {record['file']['url']} HTTP/1.1\r\nHost: localhost\r\n"
+            f"Authorization: Bearer {lib.client.key}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        reader = SlowReader(request)
+        await ClientCreator(reactor, lambda: reader).connectTCP("127.0.0.1", lib.port)
+        while lib.files._cache.lookup(str(record["file_id"])) is None:
+            await task.deferLater(reactor, 0.05, lambda: None)  # assembled: all could be sent
+        await task.deferLater(reactor, 0.5, lambda: None)
+        held = held_for(lib.port)
+        assert held < 1 * MiB, f"the server holds {held} bytes for a client that reads nothing"
+        reader.transport.resumeProducing()
+        response = await reader.done
+        head, _, body = response.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and body == data
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_first_part_is_fetched_alone_then_parts_in_parallel(
+    tmp_path, database: Database, devcord: Devcord
+) -> None:
+    async with running(tmp_path, database, devcord, tmp_path / "cache", accel=False) as lib:
+        data = os.urandom(6 * MiB + 5)
+        record = await upload(lib, devcord, "a.bin", data)
+
+        def urls(txn: Any) -> list[str]:
+            txn.execute("SELECT url FROM file_parts ORDER BY idx")
+            return [str(row[0]) for row in txn.fetchall()]
+
+        index = {url: n for n, url in enumerate(await database.runInteraction("urls", urls))}
+        assembler = lib.files._assembler
+        real = assembler._fetch
+        events: list[str] = []
+        in_flight, most = [0], [0]
+
+        async def watched(url: str) -> tuple[int, bytes]:
+            events.append(f"start {index[url]}")
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            try:
+                return await real(url)
+            finally:
+                in_flight[0] -= 1
+                events.append(f"end {index[url]}")
+
+        assembler._fetch = watched
+        response, body = await lib.get(record["file"]["url"])
+        assert response.code == 200 and body == data
+        # the first byte waits for part 0 only: nothing shares its bandwidth
+        assert events[:2] == ["start 0", "end 0"], events
+        assert most[0] == assembler._parallel, "then parallel fetches, no more"
+        assert sorted(e for e in events if e.startswith("start")) == [
+            f"start {n}" for n in range(7)
+        ]

@@ -1,0 +1,1 @@
+"""How the server process uses memory."""
