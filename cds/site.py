@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import treq
 from twisted.internet import task
 
 from cds.assembly import Assembler
 from cds.cache import SpanCache
+from cds.fetch import Fetcher
 from cds.resource import FileResource
 from sequenzia.authware.access import Authenticator
 from sequenzia.authware.keys import KeyVerifier
@@ -18,12 +18,6 @@ from sequenzia.discordio.submit import submit
 
 GiB = 1024**3
 REFRESH_WAIT_S = 20
-
-
-async def fetch(url: str) -> tuple[int, bytes]:
-    """A part's bytes from the CDN (bounded by the part size)."""
-    response = await treq.get(url, timeout=120)
-    return response.code, await response.content()
 
 
 class UrlRenewal:
@@ -52,6 +46,7 @@ def build_cds(
 ) -> tuple[FileResource, SpanCache]:
     cache = SpanCache(config.cache_dir, config.cds.cache_budget_gib * GiB)
     renewal = UrlRenewal(database, bus, clock)
+    fetch = Fetcher(clock, threads_max=4 * config.cds.fetch_parallel)  # a few files at once
     assembler = Assembler(database, cache, fetch, renewal.file, parallel=config.cds.fetch_parallel)
     resource = FileResource(
         database,
