@@ -297,15 +297,32 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), p99
 
 
+def sample(run: Any, count: int, warmup: int, budget: float) -> list[float]:
+    """`run()` (which returns its time in ms) `warmup` times, then `count` times timed.
+
+    A slow page gets a quarter of `budget` seconds of warm-up (at least one run) and
+    `budget` seconds of timed runs (at least five), so a full scan cannot stall the bench.
+    """
+    deadline = time.monotonic() + budget / 4
+    for _ in range(warmup):
+        run()
+        if time.monotonic() > deadline:
+            break
+    deadline = time.monotonic() + budget
+    samples: list[float] = []
+    while len(samples) < count and (len(samples) < 5 or time.monotonic() < deadline):
+        samples.append(run())
+    return samples
+
+
 def time_http(
     address: tuple[str, int], path: str, cookie: str, count: int, warmup: int, budget: float
 ) -> list[float]:
-    """Sequential requests over one connection; stops early once `budget` seconds are spent."""
-    deadline = time.monotonic() + budget
-    conn = http.client.HTTPConnection(*address, timeout=60)
+    """Sequential requests over one keep-alive connection, in ms."""
+    conn = http.client.HTTPConnection(*address, timeout=120)
     headers = {"Cookie": f"{COOKIE}={cookie}"}
-    samples = []
-    for i in range(warmup + count):
+
+    def run() -> float:
         t0 = time.perf_counter()
         conn.request("GET", path, headers=headers)
         response = conn.getresponse()
@@ -313,12 +330,12 @@ def time_http(
         elapsed = time.perf_counter() - t0
         if response.status != 200 or b"data-eid=" not in body:
             raise SystemExit(f"GET {path}: {response.status} {body[:300]!r}")
-        if i >= warmup:
-            samples.append(elapsed * 1000)
-        if time.monotonic() > deadline and len(samples) >= 5:
-            break
-    conn.close()
-    return samples
+        return elapsed * 1000
+
+    try:
+        return sample(run, count, warmup, budget)
+    finally:
+        conn.close()
 
 
 class TimingTxn(Txn):
@@ -358,26 +375,25 @@ def page_params(path: str) -> dict[str, str]:
 
 def time_sql(url: DatabaseURL, path: str, count: int, warmup: int, budget: float) -> list[float]:
     """The page's record query, run directly: the same SQL and arguments list_records sends."""
-    deadline = time.monotonic() + budget
     engine = engine_for(url)
     conn = engine.connect()
-    cursor = conn.cursor()
-    txn = TimingTxn(cursor, engine)
+    txn = TimingTxn(conn.cursor(), engine)
     channels = gallery_store.folders(txn)
     readable, _, _ = channel_access(txn, VIEWER)
-    params = page_params(path)
-    query = build(params, lambda p: match_folder(p, channels), int(time.time() * 1000), VIEWER)
-    samples = []
-    for i in range(warmup + count):
+    query = build(
+        page_params(path), lambda p: match_folder(p, channels), int(time.time() * 1000), VIEWER
+    )
+
+    def run() -> float:
         txn.times = []
         gallery_store.list_records(txn, query, readable)
         conn.commit()
-        if i >= warmup:
-            samples.append(sum(txn.times))
-        if time.monotonic() > deadline and len(samples) >= 5:
-            break
-    conn.close()
-    return samples
+        return sum(txn.times)  # a seeded random page may take two statements
+
+    try:
+        return sample(run, count, warmup, budget)
+    finally:
+        conn.close()
 
 
 def time_sidebar(url: DatabaseURL, count: int) -> list[float]:
@@ -389,7 +405,8 @@ def time_sidebar(url: DatabaseURL, count: int) -> list[float]:
     samples = []
     for _ in range(count):
         t0 = time.perf_counter()
-        gallery_pages._folders(txn, readable)
+        counts = gallery_pages._counts(txn)
+        gallery_pages._folders(txn, readable, counts)
         samples.append((time.perf_counter() - t0) * 1000)
         conn.commit()
     conn.close()
@@ -454,7 +471,7 @@ def main() -> None:
                 f"{'page':34} {'http median':>11} {'http p99':>9} {'sql median':>10} {'sql p99':>8}"
                 f" {'http/sql':>8} {'n http':>6} {'n sql':>5}"
             )
-            first = time_http(server.address, "/gallery", cookie, 1, 0, 0)
+            first = time_http(server.address, "/gallery", cookie, 1, 0, 0)[:1]
             print(f"{'first page after start (cold sidebar)':38} {first[0]:7.1f}")
             for label, path in pages_to_time:
                 if path is None:
