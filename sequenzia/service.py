@@ -113,6 +113,11 @@ class WebService(Service):
         assert database is not None, "the database service starts before the web role"
         files, self._cache = build_cds(database, self._bus, self._reactor, self._config)
         authenticator = Authenticator(database, KeyVerifier(database, self._reactor), self._reactor)
+        pages = GalleryPages(database, authenticator, cache=self._cache)
+        # the sidebar's counts read a whole index: start now, not on the first page view
+        defer.ensureDeferred(pages.counts()).addErrback(
+            lambda f: self.log.failure("cannot count the records of each channel", f)
+        )
         site = build_site(
             self._checks,
             self._reactor,
@@ -120,7 +125,7 @@ class WebService(Service):
             files,
             {
                 **login_resources(self._config, database, self._reactor),
-                **GalleryPages(database, authenticator, cache=self._cache).resources(),
+                **pages.resources(),
             },
         )
         defer.ensureDeferred(install_owner_key(database, self._config.data_dir)).addCallbacks(

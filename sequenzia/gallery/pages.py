@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import jinja2
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web import static
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
@@ -68,10 +69,19 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _folders(txn: Any, readable: frozenset[int] | None) -> list[dict[str, Any]]:
-    """Servers → categories → channels the viewer can read, with their record counts."""
+def _counts(txn: Any) -> dict[int, int]:
+    """Every channel's number of records (parts of spanned files not counted).
+
+    Reads only the records_channel_kind index, but still all of it: callers remember it.
+    """
     txn.execute("SELECT channel_id, COUNT(*) FROM records WHERE kind <> 'part' GROUP BY channel_id")
-    counts = {int(r[0]): int(r[1]) for r in txn.fetchall()}
+    return {int(r[0]): int(r[1]) for r in txn.fetchall()}
+
+
+def _folders(
+    txn: Any, readable: frozenset[int] | None, counts: dict[int, int]
+) -> list[dict[str, Any]]:
+    """Servers → categories → channels the viewer can read, with their record counts."""
     txn.execute(
         "SELECT c.id, c.name, c.kind, c.parent_id, c.server_id, s.name, c.is_data FROM channels c"
         " JOIN servers s ON s.id = c.server_id WHERE c.deleted = 0 ORDER BY s.position, s.id, c.position, c.id"
@@ -362,6 +372,8 @@ class Admin(Page):
 class GalleryPages:
     """The pages and what they share: templates, identity, queries."""
 
+    log = Logger()
+
     def __init__(
         self,
         database: Any,
@@ -373,6 +385,9 @@ class GalleryPages:
         self.cache = cache  # the CDS's SpanCache: which spanned files are assembled
         self.authenticator = authenticator
         self._sidebars: dict[frozenset[int] | None, tuple[list[dict[str, Any]], float]] = {}
+        self._counts: tuple[dict[int, int], float] | None = None
+        self._counting = False
+        self._count_waiters: list[defer.Deferred[dict[int, int]]] = []
         self.root = root or web_root()
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.root / "templates"),
@@ -410,17 +425,52 @@ class GalleryPages:
         )
 
     async def _folders(self, readable: frozenset[int] | None) -> list[dict[str, Any]]:
-        """The sidebar, remembered briefly: counting every channel's records on each page
-        view would cost a scan of the whole records table (counts lag by up to FOLDERS_TTL_S)."""
+        """The sidebar, remembered briefly per readable set (see `counts`)."""
         now = time.monotonic()
         known = self._sidebars.get(readable)
         if known is not None and known[1] > now:
             return known[0]
-        folders = await self.db.runInteraction("folders", _folders, readable)
+        counts = await self.counts()
+        folders = await self.db.runInteraction("folders", _folders, readable, counts)
         if len(self._sidebars) > 1000:
             self._sidebars.clear()
         self._sidebars[readable] = (folders, now + FOLDERS_TTL_S)
         return folders
+
+    async def counts(self) -> dict[int, int]:
+        """Every channel's record count, shared by all viewers and lagging by up to
+        FOLDERS_TTL_S: counting reads a whole index (seconds over millions of records), so
+        only pages that find no count at all wait for it; once one is known, an outdated
+        count is shown while one refresh runs in the background."""
+        known = self._counts
+        if known is not None and known[1] > time.monotonic():
+            return known[0]
+        if not self._counting:
+            self._counting = True
+            defer.ensureDeferred(self._count())
+        if known is not None:
+            return known[0]
+        waiting: defer.Deferred[dict[int, int]] = defer.Deferred()
+        self._count_waiters.append(waiting)
+        return await waiting
+
+    async def _count(self) -> None:
+        try:
+            counts = await self.db.runInteraction("folders.counts", _counts)
+        except Exception:
+            failure = Failure()
+            self.log.failure("counting the records of each channel failed", failure)
+            outcome: Any = failure
+        else:
+            self._counts = (counts, time.monotonic() + FOLDERS_TTL_S)
+            outcome = counts
+        self._counting = False
+        waiters, self._count_waiters = self._count_waiters, []
+        for waiting in waiters:
+            if isinstance(outcome, Failure):
+                waiting.errback(outcome)
+            else:
+                waiting.callback(outcome)
 
     async def records(
         self, who: Identity, params: dict[str, str]

@@ -59,8 +59,18 @@ SORTS = {
     "ext": f"LOWER(CASE WHEN {NAME} LIKE '%.%' THEN SUBSTRING_INDEX({NAME}, '.', -1) ELSE '' END)",
     "fav": "(SELECT fs.created_ts FROM favourites fs WHERE fs.eid = r.eid AND fs.user_id = ?)",
     "size": "COALESCE(sf.size, r.attachment_size, 0)",
-    "random": "((r.rand_key | ?) - (r.rand_key & ?))",  # rand_key XOR seed, in both dialects
+    # Seeded random: every record has a fixed random rand_key (0 to 2**31 - 1); a seed picks
+    # where in that order a listing starts, so the order is rand_key rotated by the seed's
+    # start point (RANDOM_SPAN wraps it). Any seed pages without repeats and an index on
+    # rand_key serves each page; list_records reads the rotation as two rand_key ranges.
+    "random": "r.rand_key",
 }
+RANDOM_SPAN = 2**31
+
+
+def random_start(seed: int) -> int:
+    """Where the seed's random order starts in rand_key: near seeds start far apart."""
+    return (seed * 2_654_435_761 + 0x9E3779B9) % RANDOM_SPAN
 
 
 class QueryError(ValueError):
@@ -437,9 +447,11 @@ def build(
         else:
             m = re.fullmatch(r"(-?\d+)\.(\d+)", raw_cursor)
             cursor = (int(m[1]), int(m[2])) if m else None
+            if cursor and sort == "random" and not 0 <= cursor[0] < RANDOM_SPAN:
+                cursor = None
         if cursor is None:
             raise QueryError("cursor", "is the 'next' value of a previous page of this sort")
-    order_args = [seed, seed] if sort == "random" else [user_id] if sort == "fav" else []
+    order_args = [user_id] if sort == "fav" else []
     return RecordQuery(
         _join(" AND ", parts), SORTS[sort], order_args, reverse, limit, cursor, sort, seed
     )

@@ -14,7 +14,7 @@ BODY = bytes(range(256)) * 8192  # 2 MiB
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         if self.path == "/whole?sig=1":
             self.send_response(200)
             self.send_header("Content-Length", str(len(BODY)))

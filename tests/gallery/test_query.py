@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest_twisted
 from sequenzia.authware import keys
 from sequenzia.bus import LocalBus
 from sequenzia.db.pool import Database
+from sequenzia.gallery import store as gallery_store
 from sequenzia.gallery.query import Parser, QueryError, build, match_folder, tokenize
 from tests.api.test_api import serve
 
@@ -138,8 +140,8 @@ async def test_the_query_language(tmp_path, database: Database) -> None:
         assert sorted(seeded) == [1, 2, 3, 4, 5, 6] and seeded == await fetch_all(
             api, "sort=random&seed=42", 4
         )
-        others = [await fetch_all(api, f"sort=random&seed={seed}") for seed in (1, 7, 99)]
-        assert any(other != seeded for other in others), "the seed changes the order"
+        backwards = await fetch_all(api, "sort=random&seed=42&reverse=1", 4)
+        assert backwards == seeded[::-1], "reverse walks the same order back"
         for bad, parameter in [
             ("q=(sunset", "q"),
             ("q=sunset)", "q"),
@@ -165,6 +167,69 @@ async def test_the_query_language(tmp_path, database: Database) -> None:
                 bad,
                 body,
             )
+
+
+def random_library(txn: Any) -> None:
+    """50 records with rand_keys spread over their whole range, as junefs gives them."""
+    fill(txn)
+    keys_ = random.Random(6).sample(range(2**31), 44)
+    for eid, rand_key in enumerate(keys_[:-4], start=100):
+        txn.execute(
+            "INSERT INTO records (eid, message_id, channel_id, server_id, posted_ts, indexed_ts,"
+            " kind, attachment_name, content_type, rand_key) VALUES (?, ?, 10, 1, ?, 0, 'file',"
+            " 'a.jpg', 'image/jpeg', ?)",
+            (eid, 5000 + eid, NOW - eid, rand_key),
+        )
+    # ties: equal rand_keys are ordered by eid
+    for eid in (200, 201, 202, 203):
+        txn.execute(
+            "INSERT INTO records (eid, message_id, channel_id, server_id, posted_ts, indexed_ts,"
+            " kind, rand_key) VALUES (?, ?, 10, 1, 0, 0, 'message', ?)",
+            (eid, 5000 + eid, keys_[-1]),
+        )
+    txn.execute(
+        "INSERT INTO records (eid, message_id, channel_id, server_id, posted_ts, indexed_ts,"
+        " kind, rand_key) VALUES (300, 5300, 10, 1, 0, 0, 'part', 5)"
+    )
+
+
+def random_pages(txn: Any, params: dict[str, str], readable: frozenset[int] | None) -> list[int]:
+    """Every eid of a seeded random listing, page by page through the cursors."""
+    found: list[int] = []
+    cursor = None
+    while True:
+        query = build({**params, **({"cursor": cursor} if cursor else {})}, lambda p: set(), NOW, 0)
+        page, cursor = gallery_store.list_records(txn, query, readable)
+        found += [int(r["eid"]) for r in page]
+        if cursor is None:
+            return found
+
+
+@pytest_twisted.ensureDeferred
+async def test_seeded_random_pages_without_repeats_and_seeds_differ(database: Database) -> None:
+    await database.runInteraction("fill", random_library)
+    everything = await database.runInteraction("all", random_pages, {"sort": "random"}, None)
+    assert len(everything) == 6 + 40 + 4 and 300 not in everything
+    orders = set()
+    for seed in range(12):
+        for limit in ("1", "7", "60"):
+            params = {"sort": "random", "seed": str(seed), "limit": limit}
+            order = await database.runInteraction("pages", random_pages, params, None)
+            assert sorted(order) == sorted(everything), (seed, limit, "each record exactly once")
+            backwards = await database.runInteraction(
+                "back", random_pages, {**params, "reverse": "1"}, None
+            )
+            assert backwards == order[::-1], (seed, limit)
+            orders.add(tuple(order))
+        # a listing of some channels only still pages through each of its records once
+        some = await database.runInteraction(
+            "some", random_pages, {"sort": "random", "seed": str(seed), "limit": "3"},
+            frozenset({11, 12}),
+        )  # fmt: skip
+        assert sorted(some) == [3, 4, 5, 6]
+    assert len(orders) >= 10, "different seeds give different orders"
+    tied = [e for e in everything if e >= 200]
+    assert tied == [203, 202, 201, 200] or tied == [200, 201, 202, 203]
 
 
 def test_parser_units() -> None:
