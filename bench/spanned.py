@@ -211,11 +211,11 @@ def timed_get(url: str, headers: dict[str, str] | None = None) -> tuple[float, f
     response = conn.getresponse()
     if response.status != 200:
         raise SystemExit(f"GET {parts.path} answered {response.status}: {response.read(500)!r}")
-    first = None
-    received = 0
+    # the first byte: one read of the socket (readinto waits until the buffer is full)
+    head = response.read1(READ)
+    first = time.perf_counter() - started if head else None
+    received = len(head)
     while n := response.readinto(view):
-        if first is None:
-            first = time.perf_counter() - started
         received += n
     total = time.perf_counter() - started
     conn.close()

@@ -273,13 +273,19 @@ class CacheWriter:
         self.partial = partial
         self.final = final
         self.size = 0
-        self._file = os.fdopen(fd, "wb")
+        # unbuffered: what write() returns from is in the file, for readers who follow it
+        self._file = os.fdopen(fd, "wb", buffering=0)
         self._finished = False
 
     def write(self, data: bytes | memoryview) -> None:
         if self._finished:
             raise ValueError(f"cache writer for {self.key} is already finished")
-        self._file.write(data)
+        view = memoryview(data)
+        while view:
+            written = self._file.write(view)
+            if not written:
+                raise OSError(f"cannot write the cache file for {self.key}")
+            view = view[written:]
         self.size += len(data)
 
     def publish(self) -> Path:

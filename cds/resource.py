@@ -40,6 +40,7 @@ from sequenzia.spans import store as spans
 from sequenzia.web.jsonresponse import write_json
 
 CHUNK = 256 * 1024
+
 URL_MARGIN_MS = 60_000
 
 
@@ -239,7 +240,7 @@ class FileResource(Resource):
         if assembly.error is not None:  # nothing sent yet: say what is wrong
             raise Refused(502, str(assembly.error))
         try:
-            fd = await threads.deferToThread(_open_either, assembly, self._cache)
+            fd = _open_either(assembly, self._cache)  # a name just made: no disk wait
         except FileNotFoundError:
             # between two names (published, or failing and discarded): wait for the end
             while not assembly.finished:
@@ -270,9 +271,9 @@ class FileResource(Resource):
                         return
                     await assembly.wait_beyond(sent)
                     continue
-                chunk = await threads.deferToThread(
-                    os.pread, fd, min(CHUNK, assembly.ready - sent), sent
-                )
+                # bytes just written are in the page cache: reading them here costs less
+                # than a hop to a pool thread, which waits behind the assembly's writes
+                chunk = os.pread(fd, min(CHUNK, assembly.ready - sent), sent)
                 if not chunk:
                     raise OSError("the cache file is shorter than the assembly says")
                 request.write(chunk)

@@ -42,7 +42,7 @@ class UrlRenewal:
 
 
 def build_cds(
-    database: Any, bus: Any, clock: Any, config: Config
+    database: Any, bus: Any, clock: Any, config: Config, authenticator: Any = None
 ) -> tuple[FileResource, SpanCache]:
     cache = SpanCache(config.cache_dir, config.cds.cache_budget_gib * GiB)
     renewal = UrlRenewal(database, bus, clock)
@@ -50,7 +50,7 @@ def build_cds(
     assembler = Assembler(database, cache, fetch, renewal.file, parallel=config.cds.fetch_parallel)
     resource = FileResource(
         database,
-        Authenticator(database, KeyVerifier(database, clock), clock),
+        authenticator or Authenticator(database, KeyVerifier(database, clock), clock),
         cache,
         assembler,
         renewal.record,

@@ -111,8 +111,12 @@ class WebService(Service):
         super().startService()
         database = self._database.database
         assert database is not None, "the database service starts before the web role"
-        files, self._cache = build_cds(database, self._bus, self._reactor, self._config)
+        # one authenticator for every route: a key's bcrypt check is paid once a minute,
+        # not once per part of the site (a first /f/ read after an upload waited ~60 ms)
         authenticator = Authenticator(database, KeyVerifier(database, self._reactor), self._reactor)
+        files, self._cache = build_cds(
+            database, self._bus, self._reactor, self._config, authenticator
+        )
         pages = GalleryPages(database, authenticator, cache=self._cache)
         # the sidebar's counts read a whole index: start now, not on the first page view
         defer.ensureDeferred(pages.counts()).addErrback(
@@ -121,7 +125,7 @@ class WebService(Service):
         site = build_site(
             self._checks,
             self._reactor,
-            build_api(database, self._bus, self._reactor, self._config, self._cache),
+            build_api(database, self._bus, self._reactor, self._config, self._cache, authenticator),
             files,
             {
                 **login_resources(self._config, database, self._reactor),

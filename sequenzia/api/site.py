@@ -19,11 +19,18 @@ from sequenzia.config import Config
 
 
 def build_api(
-    database: Any, bus: Any, clock: Any, config: Config, cache: Any = None
+    database: Any,
+    bus: Any,
+    clock: Any,
+    config: Config,
+    cache: Any = None,
+    authenticator: Authenticator | None = None,
 ) -> ApiResource:
-    """The API; `cache` is the CDS's SpanCache (for the `packed` filter), when this node has one."""
+    """The API; `cache` is the CDS's SpanCache (for the `packed` filter), when this node has
+    one; `authenticator` the process's, shared so a key is checked once for every route."""
     jobs = JobsApi(database, bus, clock)
-    authenticator = Authenticator(database, KeyVerifier(database, clock), clock)
+    if authenticator is None:
+        authenticator = Authenticator(database, KeyVerifier(database, clock), clock)
     routes = [
         *MeApi(database).routes(),
         *CollectionsApi(database).routes(),
