@@ -46,9 +46,13 @@ async def send_message(
 ) -> dict[str, Any]:
     """Post a message with up to 10 attachments; the nonce makes a re-send a no-op."""
     opened: list[discord.File] = []
+    buffers: list[io.BytesIO] = []
     try:
         for outgoing in files or []:
-            source = io.BytesIO(outgoing.data) if outgoing.data is not None else Path(outgoing.path)
+            source: io.BytesIO | Path = Path(outgoing.path)
+            if outgoing.data is not None:
+                source = io.BytesIO(outgoing.data)
+                buffers.append(source)
             opened.append(discord.File(source, filename=outgoing.filename))
         with handle_message_parameters(
             content=content or None, files=opened or discord.utils.MISSING, nonce=nonce
@@ -57,6 +61,12 @@ async def send_message(
     finally:
         for attached in opened:
             attached.close()
+        # discord.File leaves a caller's buffer open, and aiohttp's payload of it (a copy:
+        # it takes the buffer) sits in reference cycles that only the cyclic collector
+        # frees, which large buffers do not prompt: a 1 GiB upload kept ~700 MiB of parts
+        # (bench/spanned.py). Closing the buffer frees its memory now.
+        for buffer in buffers:
+            buffer.close()
 
 
 async def edit_content(
