@@ -379,7 +379,7 @@ def time_sql(url: DatabaseURL, path: str, count: int, warmup: int, budget: float
     conn = engine.connect()
     txn = TimingTxn(conn.cursor(), engine)
     channels = gallery_store.folders(txn)
-    readable, _, _ = channel_access(txn, VIEWER)
+    readable = channel_access(txn, VIEWER).readable
     query = build(
         page_params(path), lambda p: match_folder(p, channels), int(time.time() * 1000), VIEWER
     )
@@ -401,7 +401,7 @@ def time_sidebar(url: DatabaseURL, count: int, budget: float) -> list[float]:
     engine = engine_for(url)
     conn = engine.connect()
     txn = TimingTxn(conn.cursor(), engine)
-    readable, _, _ = channel_access(txn, VIEWER)
+    readable = channel_access(txn, VIEWER).readable
 
     def run() -> float:
         t0 = time.perf_counter()
@@ -506,7 +506,7 @@ def main() -> None:
 
 
 def channel_readable(url: DatabaseURL) -> frozenset[int]:
-    return run_interaction(url, channel_access, VIEWER)[0]
+    return run_interaction(url, channel_access, VIEWER).readable
 
 
 def first_cursor(url: DatabaseURL, path: str) -> str:
@@ -514,7 +514,7 @@ def first_cursor(url: DatabaseURL, path: str) -> str:
 
     def find(txn: Any) -> str:
         channels = gallery_store.folders(txn)
-        readable, _, _ = channel_access(txn, VIEWER)
+        readable = channel_access(txn, VIEWER).readable
         query = build(page_params(path), lambda p: match_folder(p, channels), 0, VIEWER)
         _, following = gallery_store.list_records(txn, query, readable)
         assert following is not None

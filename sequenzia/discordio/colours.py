@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import discord
-from twisted.internet import defer, task, threads
-from twisted.logger import Logger
+from twisted.internet import defer, threads
 
 from sequenzia.discordio import operations
+from sequenzia.discordio.periodic import Periodic
 from sequenzia.discordio.refresher import refresh_rows
 from sequenzia.junefs import store
 from sequenzia.spans.preview import average_colour
@@ -41,10 +41,10 @@ def _url(txn: Any, eid: int) -> str:
     return str(txn.fetchone()[0])
 
 
-class ColourSampler:
+class ColourSampler(Periodic):
     """Samples `batch` images every `interval_s` seconds (none when all are known)."""
 
-    log = Logger()
+    what = "sampling colours"
 
     def __init__(
         self,
@@ -56,31 +56,16 @@ class ColourSampler:
         parallel: int = 2,
         interval_s: float = 30.0,
     ) -> None:
+        super().__init__(clock, interval_s)
         self._db = database
         self._bridge = bridge
-        self._clock = clock
         self._batch = batch
         self._parallel = parallel
-        self._interval_s = interval_s
-        self._loop: task.LoopingCall | None = None
         self._failed: set[int] = set()  # failed for now: not again in this process
         self.sampled = 0
 
-    def start(self) -> None:
-        self._loop = task.LoopingCall(self._tick)
-        self._loop.clock = self._clock
-        self._loop.start(self._interval_s, now=True)
-
-    def stop(self) -> None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-
-    def _tick(self) -> defer.Deferred[int]:
-        d = self.sample_now()
-        d.addErrback(
-            lambda f: self.log.warn("sampling colours failed: {error}", error=f.getErrorMessage())
-        )
-        return d
+    def run_now(self) -> defer.Deferred[int]:
+        return self.sample_now()
 
     def sample_now(self) -> defer.Deferred[int]:
         """Sample one batch now; fires with how many records got a colour (or UNKNOWN)."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from twisted.internet import defer, task
-from twisted.logger import Logger
+from twisted.internet import defer
 
 from sequenzia.discordio import operations
+from sequenzia.discordio.periodic import Periodic
 from sequenzia.junefs.messages import url_expiry_ms
 
 BATCH = 50
@@ -76,8 +76,8 @@ async def refresh_rows(
     return done
 
 
-class UrlRefresher:
-    log = Logger()
+class UrlRefresher(Periodic):
+    what = "refreshing URLs"
 
     def __init__(
         self,
@@ -88,25 +88,14 @@ class UrlRefresher:
         margin_s: float = 3600,
         interval_s: float = 300,
     ) -> None:
+        super().__init__(clock, interval_s)
         self._db = database
         self._bridge = bridge
-        self._clock = clock
         self._margin_s = margin_s
-        self._interval_s = interval_s
-        self._loop: task.LoopingCall | None = None
         self.refreshed = 0
 
-    def start(self) -> None:
-        self._loop = task.LoopingCall(self._tick)
-        self._loop.clock = self._clock
-        self._loop.start(self._interval_s, now=True)
-
-    def _tick(self) -> defer.Deferred[int]:
-        d = self.refresh_now()
-        d.addErrback(
-            lambda f: self.log.warn("refreshing URLs failed: {error}", error=f.getErrorMessage())
-        )
-        return d
+    def run_now(self) -> defer.Deferred[int]:
+        return self.refresh_now()
 
     async def _refresh(self, margin_s: float) -> int:
         before = int((time.time() + margin_s) * 1000)
@@ -129,7 +118,3 @@ class UrlRefresher:
     def refresh_now(self, margin_s: float | None = None) -> defer.Deferred[int]:
         """Renew every URL expiring within the margin now; fires with how many were renewed."""
         return defer.ensureDeferred(self._refresh(self._margin_s if margin_s is None else margin_s))
-
-    def stop(self) -> None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()

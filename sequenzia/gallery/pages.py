@@ -284,14 +284,24 @@ class Item(Page):
         )  # fmt: skip
 
 
-class Albums(Page):
-    """The viewer's albums: counts of what they may read, links, create, delete, share."""
+class OwnPage(Page):
+    """A page at one address of a logged-in viewer's own (albums, history, settings...)."""
 
     async def render_page(self, request: Request, who: Identity | None) -> tuple[int, bytes]:
         if who is None:
             return 302, b"/"
         if request.postpath not in ([], [b""]):
             return 404, self.pages.error_page("There is nothing at this address.")
+        return await self.render_own(request, who)
+
+    async def render_own(self, request: Request, who: Identity) -> tuple[int, bytes]:
+        raise NotImplementedError
+
+
+class Albums(OwnPage):
+    """The viewer's albums: counts of what they may read, links, create, delete, share."""
+
+    async def render_own(self, request: Request, who: Identity) -> tuple[int, bytes]:
         db = self.pages.db
         albums = await db.runInteraction("albums", collections.albums_of, who.user_id)
         counts: dict[int, int] = {}
@@ -307,14 +317,10 @@ class Albums(Page):
         return 200, await self.pages.render_for(who, "albums.html", albums=shown, params={})
 
 
-class History(Page):
+class History(OwnPage):
     """What the viewer looked at, newest first; records they can no longer read drop out."""
 
-    async def render_page(self, request: Request, who: Identity | None) -> tuple[int, bytes]:
-        if who is None:
-            return 302, b"/"
-        if request.postpath not in ([], [b""]):
-            return 404, self.pages.error_page("There is nothing at this address.")
+    async def render_own(self, request: Request, who: Identity) -> tuple[int, bytes]:
         db = self.pages.db
         seen = await db.runInteraction("history", collections.history, who.user_id, HISTORY_SHOWN)
         when = {entry["eid"]: entry["seen_ts"] for entry in seen}
@@ -327,14 +333,10 @@ class History(Page):
         return 200, await self.pages.render_for(who, "history.html", entries=entries, params={})
 
 
-class Settings(Page):
+class Settings(OwnPage):
     """Keys (list, create, revoke), the NSFW choice, and logging out everywhere."""
 
-    async def render_page(self, request: Request, who: Identity | None) -> tuple[int, bytes]:
-        if who is None:
-            return 302, b"/"
-        if request.postpath not in ([], [b""]):
-            return 404, self.pages.error_page("There is nothing at this address.")
+    async def render_own(self, request: Request, who: Identity) -> tuple[int, bytes]:
         db = self.pages.db
         manage = may_manage_keys(who)
         rows = await db.runInteraction("keys", keys.keys_of, who.user_id) if manage else []
@@ -353,14 +355,10 @@ class Settings(Page):
         )  # fmt: skip
 
 
-class Admin(Page):
+class Admin(OwnPage):
     """The permissions page: what channels need and what roles grant (administrators only)."""
 
-    async def render_page(self, request: Request, who: Identity | None) -> tuple[int, bytes]:
-        if who is None:
-            return 302, b"/"
-        if request.postpath not in ([], [b""]):
-            return 404, self.pages.error_page("There is nothing at this address.")
+    async def render_own(self, request: Request, who: Identity) -> tuple[int, bytes]:
         if not (who.everything and who.scope == "admin"):
             return 403, self.pages.error_page(
                 "Only server owners and administrators may change permissions."
