@@ -272,7 +272,7 @@ class Server:
             assert self.proc.stdout is not None
             for line in self.proc.stdout:
                 self.lines.append(line)
-                m = re.search(r"listening at http://([\d.]+):(\d+)/", line)
+                m = re.search(r"Sequenzia is listening at http://([\d.]+):(\d+)/", line)
                 if m:
                     self.address = (m[1], int(m[2]))
                     found.set()

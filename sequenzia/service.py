@@ -157,6 +157,11 @@ class WebService(Service):
             (self._config.data_dir / "server.url").write_text(self.url + "\n")
         except OSError as e:
             self.log.warn("cannot write server.url: {error}", error=e)
+        # Announce only once the reactor runs: twistd installs its SIGTERM handler then, and a
+        # supervisor that stops us right after this line must get a clean shutdown, not a kill.
+        self._reactor.callWhenRunning(self._announce)
+
+    def _announce(self) -> None:
         self.log.info(
             "Sequenzia is listening at {url} (log in: {url}login)",
             url=self.url,

@@ -82,7 +82,7 @@ def test_json_log_format_is_one_object_per_line(tmp_path: Path) -> None:
     assert server.lines
     records = [json.loads(line) for line in server.lines]
     assert {"ts", "level", "ns", "msg"} <= set(records[0])
-    listening = [r for r in records if "listening at" in r["msg"]]
+    listening = [r for r in records if r["msg"].startswith("Sequenzia is listening at")]
     assert listening and listening[0]["url"].startswith("http://127.0.0.1:")
 
 

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 TWISTD = str(Path(sys.executable).with_name("twistd"))
-LISTENING = re.compile(r"listening at (http://\S+/)")
+LISTENING = re.compile(r"Sequenzia is listening at (http://\S+/)")
 
 
 def url_string(url) -> str:  # a DatabaseURL, with its password
