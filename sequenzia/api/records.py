@@ -180,7 +180,7 @@ class RecordsApi:
             "properties": {"content": {"type": "string", "maxLength": 2000}},
         }
         return [
-            Route("GET", "/records", self.list_records, "read", "Records matching a query (q, days, from, to, media, ratio, minres, fav, sort, seed, reverse, limit, cursor)"),
+            Route("GET", "/records", self.list_records, "read", "Records matching a query (q, days, from, to, media, ratio, minres, fav, tone, colour, near, packed, shown, display, sort, seed, reverse, limit, cursor)"),
             Route("GET", "/records/{eid}", self.get, "read", "One record"),
             Route("PATCH", "/records/{eid}", self.edit, "write", "Edit a record's text", text),
             Route("DELETE", "/records/{eid}", self.delete, "write", "Delete a record (a spanned file: its header and every part)"),

@@ -1,4 +1,4 @@
-"""The `favourites`, `albums` and `album_items` tables.
+"""The `favourites`, `albums`, `album_items` and `display_history` tables.
 
 An album is private to its owner until shared: sharing gives it a token, and anyone
 logged in who has the token may look at it, seeing only the items their own roles let
@@ -7,6 +7,7 @@ them read.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from typing import Any
@@ -24,6 +25,23 @@ def set_favourite(txn: Any, user_id: int, eid: int, on: bool) -> None:
         )
     else:
         txn.execute("DELETE FROM favourites WHERE user_id = ? AND eid = ?", (user_id, eid))
+
+
+DISPLAY_NAME = re.compile(r"[\w .-]{1,64}")
+
+
+def record_shown(txn: Any, user_id: int, display: str, eid: int, ts: int | None = None) -> None:
+    """Note that one of a user's displays showed a record (the gallery's shown= filter).
+
+    `display` names the display (an ADS frame, a DWS wallpaper client): up to 64 letters,
+    digits, spaces, dots, dashes or underscores.
+    """
+    if not DISPLAY_NAME.fullmatch(display):
+        raise ValueError(f"a display name is 1 to 64 letters, digits, ' ._-', not {display!r}")
+    txn.execute(
+        txn.engine.upsert("display_history", ["user_id", "display", "eid"], ["shown_ts"]),
+        (user_id, display, eid, _now() if ts is None else ts),
+    )
 
 
 ALBUM_FIELDS = ("id", "owner_id", "name", "privacy", "share_token", "created_ts", "updated_ts")

@@ -13,6 +13,7 @@
                                    names or ids, * wildcards, alternatives in quotes "a|b")
 
 Other parameters filter and sort: `days`, `from`, `to`, `media`, `ratio`, `minres`, `fav`, `packed`,
+`shown` and `display` (shown on one of your displays, or on the named one; shown=0: never),
 `sort` (date, upload, name, ext, size, random, fav), `seed`, `reverse`, `limit`, `cursor`. A value
 that cannot be understood is a `QueryError` naming the parameter: never ignored.
 """
@@ -23,6 +24,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from sequenzia.collections.store import DISPLAY_NAME
 
 FIELDS = ("id", "eid", "text", "name", "artist", "full", "in", "channel", "type", "ext", "album")
 MEDIA = {
@@ -338,6 +341,8 @@ def build(
         "colour",
         "near",
         "packed",
+        "shown",
+        "display",
     }
     unknown = sorted(set(params) - known)
     if unknown:
@@ -422,6 +427,18 @@ def build(
         parts.append(
             Compiled(f"r.kind = 'spanned' AND {'NOT ' if packed == '1' else ''}({within})", ids)
         )
+    shown, display = params.get("shown"), params.get("display")
+    if shown not in (None, "", "1", "0"):
+        raise QueryError("shown", f"is 1 (shown on a display) or 0 (never shown), not {shown!r}")
+    if display and not DISPLAY_NAME.fullmatch(display):
+        raise QueryError(
+            "display", f"is a display's name (letters, digits, ' ._-'), not {display!r}"
+        )
+    if shown or display:
+        exists = "EXISTS (SELECT 1 FROM display_history d WHERE d.eid = r.eid AND d.user_id = ?"
+        exists += " AND d.display = ?)" if display else ")"
+        args = [user_id, display] if display else [user_id]
+        parts.append(Compiled(f"NOT {exists}" if shown == "0" else exists, args))
     sort = params.get("sort") or "date"
     if sort not in SORTS:
         raise QueryError("sort", f"is one of {', '.join(SORTS)}, not {sort!r}")

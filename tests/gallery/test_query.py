@@ -161,6 +161,8 @@ async def test_the_query_language(tmp_path, database: Database) -> None:
             ("colour=red", "colour"),
             ("sort=fav&fav=0", "sort"),
             ("packed=yes", "packed"),
+            ("shown=never", "shown"),
+            ("display=../../x", "display"),
         ]:
             status, body, _ = await api.call("GET", f"/records?{bad}")
             assert status == 400 and f"parameter '{parameter}'" in body["error"]["message"], (
@@ -366,3 +368,31 @@ async def test_favourite_order_and_packed_state(tmp_path, database: Database) ->
     assert await eids({"packed": "0", "q": "big7"}) == []
     cache.remove("b" * 32)
     assert await eids({"packed": "1"}) == [7, 8]
+
+
+def shows(txn: Any) -> None:
+    from sequenzia.collections.store import record_shown
+
+    record_shown(txn, 0, "kitchen frame", 1, 100)
+    record_shown(txn, 0, "kitchen frame", 1, 200)  # shown again: one row, the later time
+    record_shown(txn, 0, "desk", 5)
+    record_shown(txn, 9, "kitchen frame", 2)  # someone else's display
+
+
+@pytest_twisted.ensureDeferred
+async def test_shown_on_a_display_and_never_shown(tmp_path, database: Database) -> None:
+    from sequenzia.collections.store import record_shown
+
+    await database.runInteraction("fill", fill)
+    await database.runInteraction("shows", shows)
+    rows = await database.runQuery("shown", "SELECT shown_ts FROM display_history WHERE eid = 1")
+    assert [r[0] for r in rows] == [200]
+    with pytest.raises(ValueError, match="display name"):
+        await database.runInteraction("bad", record_shown, 0, "../x", 1)
+    async for api in serve(tmp_path, database, LocalBus()):
+        assert sorted(await fetch_all(api, "shown=1")) == [1, 5], "on any of my displays"
+        assert sorted(await fetch_all(api, "shown=0")) == [2, 3, 4, 6], "never on mine"
+        assert await fetch_all(api, "display=kitchen frame") == [1]
+        assert await fetch_all(api, "shown=1&display=desk") == [5]
+        assert sorted(await fetch_all(api, "shown=0&display=desk")) == [1, 2, 3, 4, 6]
+        assert await fetch_all(api, "shown=1&media=video") == [5]
