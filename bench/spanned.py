@@ -409,8 +409,12 @@ def main(size_mib: int, small_mib: int, warm_reads: int) -> None:
     )
     print(f"   ratio cold/parallel parts: {plain_fetch / cold['seconds']:.2f}")
     print(f"4. warm read (median of {warm_reads} each, taking turns)")
-    print(f"   X-Accel-Redirect: {rate(size, warm)}")
-    print(f"   Nginx static:     {rate(size, plain_static)}")
+    for name, median, times in (
+        ("X-Accel-Redirect", warm, accel),
+        ("Nginx static:    ", plain_static, static),
+    ):
+        fastest, slowest = size / MiB / min(times), size / MiB / max(times)
+        print(f"   {name} {rate(size, median)}  (range {slowest:.0f} to {fastest:.0f} MiB/s)")
     print(f"   ratio accel/static: {plain_static / warm:.2f}  (goal >= 0.90)")
     since = "per phase" if bench.server_peaks_reset else "since start (clear_refs refused)"
     print(f"5. peak RSS (MiB; server VmHWM {since}; goal: bounded, the same at both sizes)")

@@ -96,5 +96,5 @@ class KeysApi:
         return [
             Route("GET", "/keys", self.list_keys, "read", "Your static and API keys (a login session or the owner key)"),
             Route("POST", "/keys", self.create, "write", "Create a key; the response holds it, shown this once", CREATE),
-            Route("DELETE", "/keys/{key_id}", self.revoke, "write", "Revoke one of your keys (servers stop accepting it within a minute)"),
+            Route("DELETE", "/keys/{key_id}", self.revoke, "write", "Revoke one of your keys (refused from its next request on)"),
         ]  # fmt: skip

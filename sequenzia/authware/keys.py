@@ -77,6 +77,11 @@ def lookup(txn: Any, key: str) -> KeyGrant | None:
     return None
 
 
+def _live(txn: Any, key_id: int) -> bool:
+    txn.execute("SELECT 1 FROM static_keys WHERE id = ? AND revoked_ts IS NULL", (key_id,))
+    return txn.fetchone() is not None
+
+
 KEY_FIELDS = ("id", "name", "kind", "scope", "key_prefix", "created_ts", "revoked_ts")
 
 
@@ -149,9 +154,11 @@ async def install_owner_key(database: Any, data_dir: Path) -> Path:
 
 
 class KeyVerifier:
-    """Checks presented keys, remembering good ones for a minute (bcrypt is slow on purpose).
+    """Checks presented keys, remembering the bcrypt answer for good ones for `ttl_s`
+    (bcrypt is slow on purpose).
 
-    A revoked key therefore stops working within `ttl_s`.
+    Only the hash check is remembered: each use still reads the key's row by id (one
+    primary-key lookup), so a key revoked on any node stops working at its next request.
     """
 
     def __init__(self, database: Any, clock: Any, ttl_s: float = 60.0) -> None:
@@ -165,7 +172,10 @@ class KeyVerifier:
         now = self._clock.seconds()
         known = self._known.get(fingerprint)
         if known is not None and known[1] > now:
-            return known[0]
+            if await self._db.runInteraction("keys.live", _live, known[0].key_id):
+                return known[0]
+            del self._known[fingerprint]
+            return None
         grant = await self._db.runInteraction("keys.lookup", lookup, key)
         if grant is not None:
             if len(self._known) > 10_000:

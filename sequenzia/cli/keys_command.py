@@ -132,5 +132,5 @@ def run_revoke(args: argparse.Namespace) -> int:
         raise UsageProblem(f"several keys start with {which[: keys.PREFIX_LENGTH]!r}; revoke by id")
     if done == 0:
         raise CommandFailed(f"no active key {which!r}")
-    print(f"revoked {which}; servers stop accepting it within a minute")
+    print(f"revoked {which}; servers refuse it from its next request on")
     return 0

@@ -91,6 +91,8 @@ async def test_a_person_creates_lists_and_revokes_their_own_keys(
 
         status, body = await as_person(api, ann, "DELETE", f"/keys/{made['id']}")
         assert status == 200 and body["key"]["revoked"] is True
+        status, _, _ = await api.call("GET", "/me", key=secret)
+        assert status == 401, "refused at once, though its check was remembered a moment ago"
         assert await database.runInteraction("l", keys.lookup, secret) is None, "revoked"
         assert await database.runInteraction("l", keys.lookup, writer) is not None, "only that one"
         status, body = await as_person(api, ann, "DELETE", f"/keys/{made['id']}")
