@@ -226,6 +226,10 @@ class FileResource(Resource):
         if self._accel:
             request.setHeader("Content-Type", ctype)
             request.setHeader("X-Accel-Redirect", self._cache.internal_path(file_id))
+            # No body, said so: Twisted would otherwise send an empty chunked body, which
+            # Nginx does not read after a redirect, so it closed the upstream connection
+            # each time instead of keeping it alive for the next request.
+            request.setHeader("Content-Length", "0")
             request.finish()
             return
         resource = static.File(str(path), defaultType=ctype)
