@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_twisted
@@ -91,3 +92,32 @@ async def test_readyz_names_the_failing_check() -> None:
         assert response.code == 404
     finally:
         await port.stopListening()
+
+
+def test_the_listening_line_waits_for_the_running_reactor(tmp_path: Path) -> None:
+    """twistd starts services before reactor.run installs its SIGTERM handler: a supervisor
+    that stops the server as soon as it reads the line must find the handler in place."""
+    from twisted.internet.testing import MemoryReactor
+    from twisted.logger import capturedLogs
+
+    from sequenzia.service import WebService
+
+    class NotYetRunning(MemoryReactor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.when_running: list[Any] = []
+
+        def callWhenRunning(self, f: Any, *args: Any, **kwargs: Any) -> None:
+            self.when_running.append(lambda: f(*args, **kwargs))
+
+    config = load_config(env={}, cwd=tmp_path, overrides={"server.data_dir": str(tmp_path / "d")})
+    (tmp_path / "d").mkdir()
+    fake = NotYetRunning()
+    service = WebService(config, fake, {}, None, None)  # type: ignore[arg-type]
+    port = fake.listenTCP(0, None)  # type: ignore[arg-type]
+    with capturedLogs() as events:
+        service._listening(port)
+        assert not [e for e in events if "listening" in e.get("log_format", "")], "too early"
+        for call in fake.when_running:
+            call()
+    assert [e for e in events if e.get("log_format", "").startswith("Sequenzia is listening")]
