@@ -26,7 +26,9 @@ baseline measured in the same run on the same bytes:
 5. peak RSS: of the upload client (its own rusage) and of the server (VmHWM, reset through
    /proc/PID/clear_refs before each phase) during the upload and during the cold read,
    for a second file of --small-mib MiB (default a quarter) uploaded and read the same
-   way first. Goal: bounded, so the rows of the two sizes are about equal.
+   way, each just before the large file's. Goal: bounded, so the rows of the two sizes
+   are about equal. (The cold-read figure includes the fetcher's reusable part buffers,
+   `cds.fetch_parallel` of them, kept for a minute after a read.)
 
 Reads use one Python client (http.client, 1 MiB reads into one buffer) for every figure.
 The machine's other load moves the figures; run full-size runs alone (flock).
@@ -343,11 +345,13 @@ def main(size_mib: int, small_mib: int, warm_reads: int) -> None:
         processes.append(nginx)
         bench = Bench(root, server, url, key, nginx)
 
-        # memory at the smaller size first: a fresh server, as for the large one after it
+        # Memory at both sizes, each phase from the same state: the small file's upload, then
+        # the large one's; its cold read, then the large one's. (A cold read keeps its part
+        # buffers for a minute, for the next one: an upload measured after a read would count
+        # them too.)
         small = root / "small.bin"
         make_file(small, small_mib)
         small_up = bench.upload(small, general)
-        small_read = bench.cold_read(small_up["link"])
         small.unlink()
 
         big = root / "big.bin"
@@ -356,6 +360,7 @@ def main(size_mib: int, small_mib: int, warm_reads: int) -> None:
         plain_up = plain_upload(big, root / "plain-copy.bin")
         up = bench.upload(big, general)
         big.unlink()
+        small_read = bench.cold_read(small_up["link"])
 
         file_id, urls, part_size = part_urls(data_dir, up["eid"])
         part_times = [timed_get(u)[1] for u in urls[: min(5, len(urls) - 1)]]
