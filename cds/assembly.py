@@ -124,6 +124,12 @@ class Assembler:
 
     async def _assemble(self, assembly: Assembly, header: dict[str, Any]) -> None:
         file_id, count = assembly.file_id, int(header["part_count"])
+        # A reader that missed the cache may get here just after the assembly it missed
+        # published the file and ended: that file is the result, nothing is fetched again.
+        cached = await threads.deferToThread(self._cache.lookup, file_id)
+        if cached is not None:
+            assembly.ready, assembly.result = assembly.size, cached
+            return
         parts = await self._parts(file_id, count)
         soon = int(time.time() * 1000) + EXPIRY_MARGIN_MS
         if any(not p["url"] or int(p["url_expires_ts"] or 0) < soon for p in parts):

@@ -21,6 +21,7 @@ from sequenzia.authware import keys
 from sequenzia.bus import LocalBus
 from sequenzia.config import load_config
 from sequenzia.db.pool import Database
+from sequenzia.spans import store as spans
 from sequenzia.spans.hashing import xxh3_128_hex
 from sequenzia.web.site import build_site
 from tests.api.test_uploads import Client
@@ -225,6 +226,37 @@ async def test_concurrent_cold_reads_share_one_assembly_and_ranges_work_without_
         assert not cached.exists(), "deleting a spanned file removes its cache file"
         response, body = await lib.get(link)
         assert response.code == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_reader_late_for_an_ended_assembly_takes_the_published_file(
+    tmp_path, database: Database, devcord: Devcord
+) -> None:
+    """A cache miss, then the assembly it missed ends: the next one fetches nothing."""
+    async with running(tmp_path, database, devcord, tmp_path / "cache", accel=False) as lib:
+        data = os.urandom(3 * MiB + 7)
+        record = await upload(lib, devcord, "late.bin", data)
+        response, body = await lib.get(record["file"]["url"])  # cold: assembled, published
+        assert response.code == 200 and body == data
+        assembler = lib.files._assembler
+        # The client has every byte before the server's assembly has ended: wait for its end.
+        while assembler._running:
+            await task.deferLater(reactor, 0.01, lambda: None)
+        fetched: list[str] = []
+        real = assembler._fetch
+
+        async def counting(url: str) -> tuple[int, bytes]:
+            fetched.append(url)
+            return await real(url)
+
+        assembler._fetch = counting
+        header = await database.runInteraction("f", spans.spanned_file, record["file_id"])
+        assembly = assembler.assemble(header)  # as a reader whose lookup came just before
+        while not assembly.finished:
+            await assembly.wait_beyond(assembly.size)
+        assert assembly.error is None and fetched == []
+        assert assembly.result == lib.cache_root / record["file_id"][:2] / record["file_id"]
+        assert assembly.ready == len(data)
 
 
 @pytest_twisted.ensureDeferred
