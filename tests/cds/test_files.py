@@ -112,6 +112,20 @@ async def upload(lib: Library, devcord: Devcord, name: str, data: bytes) -> dict
     return shown["record"]
 
 
+def count_fetches(lib: Library) -> list[str]:
+    """The URLs the CDS's assembler fetches from now on, in order."""
+    assembler = lib.files._assembler
+    fetched: list[str] = []
+    real = assembler._fetch
+
+    async def counting(url: str) -> tuple[int, bytes]:
+        fetched.append(url)
+        return await real(url)  # type: ignore[no-any-return]
+
+    assembler._fetch = counting
+    return fetched
+
+
 def audit(database: Database) -> Any:
     def rows(txn: Any) -> list[tuple[Any, ...]]:
         txn.execute("SELECT action, eid, bytes, cache_hit FROM audit_log ORDER BY id")
@@ -198,17 +212,7 @@ async def test_concurrent_cold_reads_share_one_assembly_and_ranges_work_without_
     ) as lib:
         data = os.urandom(4 * MiB + 1)
         record = await upload(lib, devcord, "a.bin", data)
-        assembler = lib.files._assembler
-        fetched: list[str] = []
-        real = assembler._fetch
-
-        async def counting(
-            url: str, fetched: list[str] = fetched, real: Any = real
-        ) -> tuple[int, bytes]:
-            fetched.append(url)
-            return await real(url)
-
-        assembler._fetch = counting
+        fetched = count_fetches(lib)
         link = record["file"]["url"]
         results = await defer.gatherResults(
             [defer.ensureDeferred(lib.get(link)) for _ in range(3)]
@@ -242,14 +246,7 @@ async def test_a_reader_late_for_an_ended_assembly_takes_the_published_file(
         # The client has every byte before the server's assembly has ended: wait for its end.
         while assembler._running:
             await task.deferLater(reactor, 0.01, lambda: None)
-        fetched: list[str] = []
-        real = assembler._fetch
-
-        async def counting(url: str) -> tuple[int, bytes]:
-            fetched.append(url)
-            return await real(url)
-
-        assembler._fetch = counting
+        fetched = count_fetches(lib)
         header = await database.runInteraction("f", spans.spanned_file, record["file_id"])
         assembly = assembler.assemble(header)  # as a reader whose lookup came just before
         while not assembly.finished:
