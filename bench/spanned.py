@@ -455,7 +455,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--small-mib", type=positive, metavar="M", help="the second size (default: a quarter)"
     )
-    parser.add_argument("--warm-reads", type=positive, default=15, metavar="K")
+    parser.add_argument("--warm-reads", type=positive, default=31, metavar="K")
     args = parser.parse_args()
     small_mib = args.small_mib or max(24, args.size_mib // 4)
     # a spanned file needs more than one 20 MiB part, and the first-byte baseline a second
