@@ -99,6 +99,10 @@ def stack() -> Iterator[Stack]:
             twistd.stop()
 
 
+# The bytes are checked with sha256, not the project's own xxh3-128 (spans.hashing.hash_file),
+# so a fault in that hashing cannot hide a wrong byte from this test.
+
+
 def random_file(path: Path, size: int) -> str:
     """Write `size` random bytes to `path`; their sha256."""
     digest = hashlib.sha256()
