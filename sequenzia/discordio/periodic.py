@@ -21,6 +21,7 @@ class Periodic:
         self._clock = clock
         self._interval_s = interval_s
         self._loop: task.LoopingCall | None = None
+        self._stopped: defer.Deferred[Any] | None = None
 
     def run_now(self) -> defer.Deferred[int]:
         raise NotImplementedError
@@ -28,11 +29,18 @@ class Periodic:
     def start(self) -> None:
         self._loop = task.LoopingCall(self._tick)
         self._loop.clock = self._clock
-        self._loop.start(self._interval_s, now=True)
+        self._stopped = self._loop.start(self._interval_s, now=True)
 
-    def stop(self) -> None:
+    def stop(self) -> defer.Deferred[None]:
+        """Stop the clock; fires once a run under way (if any) has ended."""
         if self._loop is not None and self._loop.running:
             self._loop.stop()
+        stopped, self._stopped = self._stopped, None
+        if stopped is None:
+            return defer.succeed(None)
+        ended: defer.Deferred[None] = defer.Deferred()
+        stopped.addBoth(lambda _: ended.callback(None))
+        return ended
 
     def _tick(self) -> defer.Deferred[int]:
         d = self.run_now()
